@@ -1,0 +1,93 @@
+# acceltel: build, run and test the otelcol-acceltel distribution.
+#
+#   make run    build the collector and start it with distributions/otelcol-acceltel/local.yaml
+#   make test   install what the tests need, then run every test, end to end included
+#
+# Tools are pinned in internal/tools/go.mod (OCB, mdatagen, golangci-lint) and
+# run with `go tool -modfile=...`; nothing needs to be on PATH but Go.
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO          ?= go
+TOOL        := $(GO) tool -modfile=$(CURDIR)/internal/tools/go.mod
+DIST        := otelcol-acceltel
+DIST_DIR    := distributions/$(DIST)
+BUILD_DIR   := _build/$(DIST)
+CONFIG      ?= $(DIST_DIR)/local.yaml
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO_TEST_FLAGS ?=
+# OCB builds with -trimpath; building everything the same way lets tests reuse its compiled packages.
+export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
+
+# Everything the binaries are built from; make rebuilds only when one changes.
+GO_SOURCES := go.mod go.sum builder-config.yaml $(shell find . -name '*.go' -not -path './_build/*' -not -path './internal/tools/*' 2>/dev/null)
+
+.PHONY: all build run test unit e2e generate generate-check lint bench deps clean help
+
+all: build
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+## build: bin/otelcol-acceltel through OCB, bin/acceltel with go build
+build: bin/$(DIST) bin/acceltel
+
+bin/$(DIST): $(GO_SOURCES)
+	@mkdir -p _build bin
+	$(TOOL) builder --config builder-config.yaml
+	cp $(BUILD_DIR)/$(DIST) $@
+
+bin/acceltel: $(GO_SOURCES)
+	@mkdir -p bin
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $@ ./cmd/acceltel
+
+## run: the collector with local.yaml (OTLP on 4317/4318, Prometheus exporter on 127.0.0.1:8889)
+run: bin/$(DIST)
+	./bin/$(DIST) --config $(CONFIG)
+
+## test: every test, end to end with a real Prometheus included
+test: deps build
+	$(GO) test $(GO_TEST_FLAGS) ./...
+
+## unit: the tests without the end-to-end testbed
+unit:
+	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v /testbed)
+
+## e2e: the end-to-end testbed only
+e2e: deps build
+	$(GO) test $(GO_TEST_FLAGS) -count=1 -v ./testbed/...
+
+## deps: what the tests need from Debian (apt starts no service; the tests start their own)
+deps:
+	@command -v prometheus >/dev/null || { \
+		echo "installing prometheus (Debian package) for the end-to-end tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
+## generate: rebuild every generated file (OCB component list, mdatagen)
+generate:
+	@mkdir -p _build
+	$(TOOL) builder --config builder-config.yaml --skip-compilation --skip-get-modules
+	sed -e 's/^package main$$/package distro/' \
+	    -e 's|^func components() |// Components returns the factories of every component in builder-config.yaml.\nfunc Components() |' \
+	    $(BUILD_DIR)/components.go > internal/distro/components.go
+	gofmt -w internal/distro/components.go
+	@for m in $$(find . -name metadata.yaml -not -path './_build/*'); do \
+		echo "mdatagen $$m"; (cd $$(dirname $$m) && $(TOOL) mdatagen metadata.yaml) || exit 1; \
+	done
+
+## generate-check: fail when a generated file is not what `make generate` writes
+generate-check: generate
+	@git diff --exit-code -- . ':!go.sum' || { echo "generated files are stale: run make generate and commit"; exit 1; }
+
+## lint: gofmt, go vet, golangci-lint
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(TOOL) golangci-lint run ./...
+
+## bench: every component benchmark, with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /testbed)
+
+clean:
+	rm -rf _build bin

@@ -1,0 +1,157 @@
+package testbed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Collector is a running otelcol-acceltel started with local.yaml.
+type Collector struct {
+	*Process
+	OTLPGRPC, OTLPHTTP, Prometheus, Telemetry, Health string
+}
+
+// CollectorBinary returns bin/otelcol-acceltel, building it through make when
+// it is missing or stale (make does nothing when it is current).
+func CollectorBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("ACCELTEL_COLLECTOR"); bin != "" {
+		return bin
+	}
+	root := RepoRoot(t)
+	cmd := exec.Command("make", "-C", root, "--no-print-directory", "build")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	return filepath.Join(root, "bin", "otelcol-acceltel")
+}
+
+// StartCollector runs the distribution with a config, every listener on a
+// free loopback port, and waits until health_check reports it ready.
+func StartCollector(t testing.TB, config string) *Collector {
+	t.Helper()
+	c := &Collector{
+		OTLPGRPC:   FreePort(t),
+		OTLPHTTP:   FreePort(t),
+		Prometheus: FreePort(t),
+		Telemetry:  FreePort(t),
+		Health:     FreePort(t),
+	}
+	telemetryPort := c.Telemetry[len("127.0.0.1:"):]
+	env := []string{
+		"ACCELTEL_OTLP_GRPC_ENDPOINT=" + c.OTLPGRPC,
+		"ACCELTEL_OTLP_HTTP_ENDPOINT=" + c.OTLPHTTP,
+		"ACCELTEL_PROMETHEUS_ENDPOINT=" + c.Prometheus,
+		"ACCELTEL_TELEMETRY_PORT=" + telemetryPort,
+		"ACCELTEL_HEALTH_ENDPOINT=" + c.Health,
+		"ACCELTEL_PPROF_ENDPOINT=" + FreePort(t),
+		"ACCELTEL_ZPAGES_ENDPOINT=" + FreePort(t),
+	}
+	c.Process = Start(t, "otelcol-acceltel", env, CollectorBinary(t), "--config", config)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := WaitHTTP(ctx, c.Process, "http://"+c.Health+"/"); err != nil {
+		t.Fatalf("%v\n%s", err, c.Output())
+	}
+	return c
+}
+
+// Prometheus is a real Prometheus server (the Debian package) on loopback.
+type Prometheus struct {
+	*Process
+	Addr string
+}
+
+// StartPrometheus starts prometheus scraping targets every second.
+func StartPrometheus(t testing.TB, targets ...string) *Prometheus {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus is not installed: `make deps` installs the Debian package")
+	}
+	dir := t.TempDir()
+	cfg := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: acceltel\n    honor_labels: true\n    static_configs:\n      - targets: ["
+	for i, target := range targets {
+		if i > 0 {
+			cfg += ", "
+		}
+		cfg += strconv.Quote(target)
+	}
+	cfg += "]\n"
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &Prometheus{Addr: FreePort(t)}
+	p.Process = Start(t, "prometheus", nil, bin,
+		"--config.file="+cfgPath,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+p.Addr,
+		"--log.level=warn",
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := WaitHTTP(ctx, p.Process, "http://"+p.Addr+"/-/ready"); err != nil {
+		t.Fatalf("%v\n%s", err, p.Output())
+	}
+	return p
+}
+
+// Sample is one series of an instant-query result.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// Query runs an instant PromQL query over the HTTP API.
+func (p *Prometheus) Query(ctx context.Context, promql string) ([]Sample, error) {
+	u := fmt.Sprintf("http://%s/api/v1/query?query=%s", p.Addr, url.QueryEscape(promql))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("query %q: %w", promql, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("query %q: %s", promql, body.Error)
+	}
+	if body.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %q: result type %s, want vector", promql, body.Data.ResultType)
+	}
+	out := make([]Sample, 0, len(body.Data.Result))
+	for _, r := range body.Data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: value %v: %w", promql, r.Value[1], err)
+		}
+		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
