@@ -140,13 +140,27 @@ func TestLocalConfig(t *testing.T) {
 		return fmt.Errorf("no otelcol_receiver_accepted_metric_points in the exporter")
 	}))
 
+	// Receivers whose hardware is absent say so with a metric and keep running.
+	require.NoError(t, Eventually(ctx, 500*time.Millisecond, func() error {
+		fams, err := scrape(ctx, col.Prometheus)
+		if err != nil {
+			return err
+		}
+		for _, m := range fams["acceltel_receiver_available"].GetMetric() {
+			if label(m, "acceltel_receiver") == "infiniband" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no acceltel_receiver_available{acceltel_receiver=\"infiniband\"}")
+	}))
+
 	// The Prometheus server: PromQL over its HTTP API. The first scrape lands
 	// a few seconds after start, so poll rather than sleep.
 	queries := map[string]float64{
 		`acceltel_e2e_collectives_total{hw_id="GPU-8c1c4c1e-0000-4000-8000-000000000001",nccl_collective="allreduce"}`: 42,
-		`sum by (host_name) (acceltel_e2e_temperature_celsius)`:                                                      61.5,
-		`acceltel_e2e_duration_seconds_count`:                                                                        4,
-		`acceltel_e2e_duration_seconds_bucket{le="0.01"}`:                                                            3,
+		`sum by (host_name) (acceltel_e2e_temperature_celsius)`:                                                        61.5,
+		`acceltel_e2e_duration_seconds_count`:                                                                          4,
+		`acceltel_e2e_duration_seconds_bucket{le="0.01"}`:                                                              3,
 	}
 	for q, want := range queries {
 		require.NoError(t, Eventually(ctx, 500*time.Millisecond, func() error {
