@@ -35,9 +35,10 @@ func CollectorBinary(t testing.TB) string {
 	return filepath.Join(root, "bin", "otelcol-acceltel")
 }
 
-// StartCollector runs the distribution with a config, every listener on a
-// free loopback port, and waits until health_check reports it ready.
-func StartCollector(t testing.TB, config string) *Collector {
+// StartCollector runs the distribution with a config (and extra flags such
+// as --set), every listener on a free loopback port, and waits until
+// health_check reports it ready.
+func StartCollector(t testing.TB, config string, args ...string) *Collector {
 	t.Helper()
 	c := &Collector{
 		OTLPGRPC:   FreePort(t),
@@ -56,7 +57,7 @@ func StartCollector(t testing.TB, config string) *Collector {
 		"ACCELTEL_PPROF_ENDPOINT=" + FreePort(t),
 		"ACCELTEL_ZPAGES_ENDPOINT=" + FreePort(t),
 	}
-	c.Process = Start(t, "otelcol-acceltel", env, CollectorBinary(t), "--config", config)
+	c.Process = Start(t, "otelcol-acceltel", env, CollectorBinary(t), append([]string{"--config", config}, args...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := WaitHTTP(ctx, c.Process, "http://"+c.Health+"/"); err != nil {

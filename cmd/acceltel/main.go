@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newValidateCommand(), newComponentsCommand())
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newComponentsCommand(), newPlanCommand())
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

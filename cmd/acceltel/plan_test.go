@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type planJSON struct {
+	Layouts []map[string]any `json:"layouts"`
+	Closest []map[string]any `json:"closest"`
+}
+
+func planJSONOut(t *testing.T, args ...string) (int, planJSON, string) {
+	t.Helper()
+	code, out, errOut := runCLI(t, append([]string{"plan", "--json"}, args...)...)
+	var doc planJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+	return code, doc, errOut
+}
+
+func TestPlanTable(t *testing.T) {
+	code, out, errOut := runCLI(t, "plan", "--model", "gpt3-175b", "--gpu", "h100-sxm", "--gpus", "1024", "--top", "3")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "gpt3-175b: 174.6B parameters")
+	assert.Contains(t, out, "iter ms")
+	assert.Contains(t, out, "best: ")
+	assert.Contains(t, out, "memory per GPU")
+	assert.Regexp(t, `#2 .*: \+\d+% time: `, out)
+}
+
+func TestPlanJSONBestFirst(t *testing.T) {
+	code, doc, errOut := planJSONOut(t, "--model", "llama3-70b", "--gpu", "h100-sxm", "--gpus", "256", "--top", "4")
+	require.Equal(t, 0, code, errOut)
+	require.Len(t, doc.Layouts, 4)
+	prev := 0.0
+	for _, l := range doc.Layouts {
+		for _, k := range []string{"tp", "pp", "dp", "cp", "zero_stage", "recompute", "micro_batch", "predicted_iteration_ms", "memory_gib_per_gpu", "tflops_per_gpu", "mfu"} {
+			assert.Contains(t, l, k)
+		}
+		ms := l["predicted_iteration_ms"].(float64)
+		assert.GreaterOrEqual(t, ms, prev)
+		prev = ms
+		assert.LessOrEqual(t, l["memory_gib_per_gpu"].(float64), 80.0)
+		gpus := l["tp"].(float64) * l["pp"].(float64) * l["dp"].(float64) * l["cp"].(float64)
+		assert.Equal(t, 256.0, gpus)
+	}
+}
+
+func TestPlanFixedDimensions(t *testing.T) {
+	code, doc, errOut := planJSONOut(t, "--model", "gpt3-175b", "--gpu", "a100-80gb", "--gpus", "1024",
+		"--tp", "8", "--pp", "8", "--dp", "16", "--micro-batch", "1", "--zero", "1", "--recompute", "full", "--top", "10")
+	require.Equal(t, 0, code, errOut)
+	require.NotEmpty(t, doc.Layouts)
+	for _, l := range doc.Layouts {
+		assert.Equal(t, 8.0, l["tp"])
+		assert.Equal(t, 8.0, l["pp"])
+		assert.Equal(t, 16.0, l["dp"])
+		assert.Equal(t, 1.0, l["micro_batch"])
+		assert.Equal(t, 1.0, l["zero_stage"])
+		assert.Equal(t, "full", l["recompute"])
+	}
+}
+
+func TestPlanFromFileWithFlagOverride(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "job.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`model:
+  layers: 32
+  hidden: 4096
+  heads: 32
+  seq_len: 4096
+  vocab: 50257
+  global_batch: 256
+cluster:
+  gpu: a100-80gb
+  gpus: 64
+  gpus_per_node: 8
+  inter_node_gbps: 100
+`), 0o600))
+	code, doc, errOut := planJSONOut(t, "--file", file, "--gpus", "32", "--top", "2")
+	require.Equal(t, 0, code, errOut)
+	require.Len(t, doc.Layouts, 2)
+	l := doc.Layouts[0]
+	assert.Equal(t, 32.0, l["tp"].(float64)*l["pp"].(float64)*l["dp"].(float64)*l["cp"].(float64))
+
+	require.NoError(t, os.WriteFile(file, []byte("model:\n  layerz: 3\n"), 0o600))
+	code, _, errOut = runCLI(t, "plan", "--file", file, "--gpu", "h100-sxm", "--gpus", "8")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "layerz")
+}
+
+func TestPlanPriceRanksByCost(t *testing.T) {
+	code, out, errOut := runCLI(t, "plan", "--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "64", "--price-per-gpu-hour", "2.5", "--top", "3")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "$/step")
+	assert.Contains(t, out, "% cost: ")
+	code, doc, _ := planJSONOut(t, "--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "64", "--price-per-gpu-hour", "2.5")
+	require.Equal(t, 0, code)
+	assert.Greater(t, doc.Layouts[0]["cost_per_step"].(float64), 0.0)
+}
+
+func TestPlanNothingFits(t *testing.T) {
+	code, out, _ := runCLI(t, "plan", "--model", "gpt3-175b", "--gpu", "a100-40gb", "--gpus", "8")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "fits in 40 GiB per GPU; the closest:")
+	code, doc, errOut := planJSONOut(t, "--model", "gpt3-175b", "--gpu", "a100-40gb", "--gpus", "8")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, doc.Layouts)
+	assert.NotEmpty(t, doc.Closest)
+	assert.Contains(t, errOut, "closest")
+}
+
+func TestPlanUsageErrors(t *testing.T) {
+	for name, args := range map[string][]string{
+		"unknown model":    {"--model", "gpt5", "--gpu", "h100-sxm", "--gpus", "8"},
+		"unknown gpu":      {"--model", "llama3-8b", "--gpu", "tpu", "--gpus", "8"},
+		"no gpus":          {"--model", "llama3-8b", "--gpu", "h100-sxm"},
+		"no shape":         {"--gpu", "h100-sxm", "--gpus", "8", "--seq", "2048", "--global-batch", "8"},
+		"bad recompute":    {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--recompute", "some"},
+		"bad zero":         {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--zero", "4"},
+		"tp not dividing":  {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--tp", "3"},
+		"heads vs hidden":  {"--layers", "4", "--hidden", "1000", "--heads", "16", "--seq", "1024", "--global-batch", "8", "--gpu", "h100-sxm", "--gpus", "8"},
+		"stray argument":   {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "extra"},
+		"partial node":     {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "12"},
+		"negative top":     {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--top", "0"},
+		"tp across nodes":  {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "16", "--tp", "16"},
+		"batch vs dp only": {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--dp", "8", "--global-batch", "12"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, append([]string{"plan"}, args...)...)
+			assert.Equal(t, 2, code, out)
+			assert.NotEmpty(t, errOut)
+		})
+	}
+}

@@ -1,0 +1,247 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Constraints fix dimensions of the layout; a zero value leaves one free.
+type Constraints struct {
+	TP, PP, DP, CP int
+	ZeRO           *int      // nil: try stages 0-3
+	Recompute      Recompute // "": try none, selective and full
+	MicroBatch     int
+	VirtualStages  int
+	// MaxMicroBatch bounds the free micro-batch size (default 16): larger
+	// ones rarely pay and only multiply the search.
+	MaxMicroBatch int
+	// AllowCrossNodeTP lets tensor parallelism span nodes.
+	AllowCrossNodeTP bool
+}
+
+// Evaluation is one layout with its predictions.
+type Evaluation struct {
+	Layout
+	Memory           Memory  `json:"memory"`
+	Time             Timing  `json:"time"`
+	MemoryCapacity   float64 `json:"memory_capacity_bytes"`
+	Fits             bool    `json:"fits"`
+	TFLOPSPerGPU     float64 `json:"tflops_per_gpu"` // counting recomputation, as Megatron reports
+	MFU              float64 `json:"mfu"`            // model FLOPs (no recomputation) over peak
+	CostPerStep      float64 `json:"cost_per_step,omitempty"`
+	TokensPerSecond  float64 `json:"tokens_per_second"`
+	IterationSeconds float64 `json:"iteration_s"`
+}
+
+// Result is the planner's answer.
+type Result struct {
+	Model   Model
+	Cluster Cluster
+	// Layouts that fit in memory, best first (at most the requested top).
+	Layouts []Evaluation
+	// Closest holds, when nothing fits, the layouts that come nearest.
+	Closest []Evaluation
+	// Considered counts valid layouts evaluated; Fitting those that fit.
+	Considered, Fitting int
+	// RankedByCost is true when a GPU-hour price orders the layouts.
+	RankedByCost bool
+}
+
+// ErrNoLayout is returned when constraints leave no valid layout at all.
+var ErrNoLayout = errors.New("no valid layout")
+
+// Evaluate predicts one layout without checking it.
+func Evaluate(m *Model, c *Cluster, l Layout, o Options) Evaluation {
+	return evaluate(m, c, l, o, &defaultCalibration)
+}
+
+func evaluate(m *Model, c *Cluster, l Layout, o Options, cal *calibration) Evaluation {
+	e := Evaluation{Layout: l, Memory: m.memory(l, c, o), Time: m.timing(l, c, o, cal)}
+	e.MemoryCapacity = c.GPU.MemoryGiB * gib
+	e.Fits = e.Memory.Total <= e.MemoryCapacity
+	e.IterationSeconds = e.Time.Total
+	n := float64(c.GPUs)
+	e.TFLOPSPerGPU = m.IterationFLOPs(l.Recompute, true) / e.Time.Total / n / 1e12
+	e.MFU = m.IterationFLOPs(l.Recompute, false) / e.Time.Total / n / (c.GPU.PeakTFLOPS * 1e12)
+	e.TokensPerSecond = float64(m.GlobalBatch*m.SeqLen) / e.Time.Total
+	if c.PricePerGPUHour > 0 {
+		e.CostPerStep = e.Time.Total / 3600 * n * c.PricePerGPUHour
+	}
+	return e
+}
+
+// choices is the values one dimension may take: the fixed one, or every
+// divisor of n up to limit.
+func choices(buf []int, fixed, n, limit int) []int {
+	buf = buf[:0]
+	if fixed > 0 {
+		return append(buf, fixed)
+	}
+	for d := 1; d <= n && d <= limit; d++ {
+		if n%d == 0 {
+			buf = append(buf, d)
+		}
+	}
+	return buf
+}
+
+// topK keeps the k best evaluations by key, smallest first, without
+// allocating per candidate.
+type topK struct {
+	k     int
+	items []Evaluation
+	keys  []float64
+}
+
+func (t *topK) add(e *Evaluation, key float64) {
+	if len(t.items) == t.k && key >= t.keys[len(t.keys)-1] {
+		return
+	}
+	i := len(t.items)
+	if i < t.k {
+		t.items = append(t.items, Evaluation{})
+		t.keys = append(t.keys, 0)
+	} else {
+		i--
+	}
+	for ; i > 0 && t.keys[i-1] > key; i-- {
+		t.items[i], t.keys[i] = t.items[i-1], t.keys[i-1]
+	}
+	t.items[i], t.keys[i] = *e, key
+}
+
+// Plan enumerates every valid layout of m on c that respects cons, keeps the
+// top ones that fit in memory, and ranks them by iteration time (or cost per
+// step when c has a price). Closest is filled when none fits.
+func Plan(m Model, c Cluster, cons Constraints, o Options, top int) (*Result, error) {
+	m, err := m.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	c, err = c.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if top <= 0 {
+		top = 5
+	}
+	fixed := 1
+	for _, d := range []struct {
+		name string
+		v    int
+	}{{"tp", cons.TP}, {"pp", cons.PP}, {"dp", cons.DP}, {"cp", cons.CP}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("%w: %s %d must be >= 1", ErrNoLayout, d.name, d.v)
+		}
+		if d.v > 0 {
+			fixed *= d.v
+			if c.GPUs%fixed != 0 {
+				return nil, fmt.Errorf("%w: %s %d: the fixed degrees (product %d) do not divide the %d GPUs", ErrNoLayout, d.name, d.v, fixed, c.GPUs)
+			}
+		}
+	}
+	maxMB := cons.MaxMicroBatch
+	if maxMB <= 0 {
+		maxMB = 16
+	}
+	recomputes := []Recompute{RecomputeNone, RecomputeSelective, RecomputeFull}
+	if cons.Recompute != "" {
+		recomputes = []Recompute{cons.Recompute}
+	}
+	best := topK{k: top}
+	closest := topK{k: 3}
+	p := &Result{Model: m, Cluster: c, RankedByCost: c.PricePerGPUHour > 0}
+	// The first invalid layout met explains an empty result.
+	var firstInvalid Layout
+	tpLimit := c.GPUsPerNode
+	if cons.AllowCrossNodeTP {
+		tpLimit = c.GPUs
+	}
+	// One buffer per loop level, reused, so the search does not allocate.
+	tps := choices(nil, cons.TP, c.GPUs, tpLimit)
+	var cps, pps, mbs, vs []int
+	for _, tp := range tps {
+		cps = choices(cps, cons.CP, max(1, c.GPUs/tp), c.GPUs)
+		for _, cp := range cps {
+			pps = choices(pps, cons.PP, max(1, c.GPUs/(tp*cp)), m.Layers)
+			for _, pp := range pps {
+				if c.GPUs%(tp*cp*pp) != 0 {
+					if firstInvalid.TP == 0 {
+						firstInvalid = Layout{TP: tp, PP: pp, DP: max(1, c.GPUs/(tp*cp*pp)), CP: cp, MicroBatch: 1, VirtualStages: 1, Recompute: RecomputeFull}
+					}
+					continue
+				}
+				dp := c.GPUs / (tp * cp * pp)
+				if cons.DP > 0 && cons.DP != dp {
+					if firstInvalid.TP == 0 {
+						firstInvalid = Layout{TP: tp, PP: pp, DP: cons.DP, CP: cp, MicroBatch: 1, VirtualStages: 1, Recompute: RecomputeFull}
+					}
+					continue
+				}
+				mbs = choices(mbs, cons.MicroBatch, max(m.GlobalBatch/dp, 1), maxMB)
+				for _, mb := range mbs {
+					vLimit := 1
+					if pp > 1 {
+						vLimit = m.Layers / pp
+					}
+					vs = choices(vs, cons.VirtualStages, m.Layers/pp, vLimit)
+					for _, v := range vs {
+						for zero := 0; zero <= 3; zero++ {
+							if cons.ZeRO != nil && *cons.ZeRO != zero {
+								continue
+							}
+							// Without data parallelism every stage is the same.
+							if cons.ZeRO == nil && zero > 0 && dp*cp == 1 {
+								continue
+							}
+							for _, r := range recomputes {
+								l := Layout{TP: tp, PP: pp, DP: dp, CP: cp, ZeRO: zero, Recompute: r, MicroBatch: mb, VirtualStages: v}
+								if l.problem(&m, &c, cons.AllowCrossNodeTP) != ok {
+									if firstInvalid.TP == 0 {
+										firstInvalid = l
+									}
+									continue
+								}
+								p.Considered++
+								e := evaluate(&m, &c, l, o, &defaultCalibration)
+								if e.Fits {
+									p.Fitting++
+									key := e.Time.Total
+									if p.RankedByCost {
+										key = e.CostPerStep
+									}
+									best.add(&e, key)
+								} else if p.Fitting == 0 {
+									closest.add(&e, e.Memory.Total/e.MemoryCapacity)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if p.Considered == 0 {
+		if firstInvalid.TP != 0 {
+			return nil, fmt.Errorf("%w: %v", ErrNoLayout, firstInvalid.Check(&m, &c, cons.AllowCrossNodeTP))
+		}
+		return nil, fmt.Errorf("%w: the constraints leave no tp·pp·dp·cp = %d", ErrNoLayout, c.GPUs)
+	}
+	p.Layouts = best.items
+	if p.Fitting == 0 {
+		p.Closest = closest.items
+	}
+	return p, nil
+}
+
+// gibs converts bytes to GiB.
+func gibs(b float64) float64 { return b / gib }
+
+// relative is (a-b)/b, or +Inf when b is 0.
+func relative(a, b float64) float64 {
+	if b == 0 {
+		return math.Inf(1)
+	}
+	return (a - b) / b
+}
