@@ -51,11 +51,14 @@ func TestInfiniBandFixture(t *testing.T) {
 			}
 		}
 		for _, m := range fams["acceltel_receiver_available"].GetMetric() {
-			if label(m, "acceltel_receiver") == "infiniband" && m.GetGauge().GetValue() != 1 {
-				return fmt.Errorf("infiniband reports unavailable")
+			if label(m, "acceltel_receiver") == "infiniband" {
+				if m.GetGauge().GetValue() != 1 {
+					return fmt.Errorf("infiniband reports unavailable")
+				}
+				return nil
 			}
 		}
-		return nil
+		return fmt.Errorf("no acceltel_receiver_available{acceltel_receiver=\"infiniband\"}")
 	}))
 	require.NoError(t, col.Stop(15*time.Second))
 }

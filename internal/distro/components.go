@@ -3,6 +3,8 @@
 package distro
 
 import (
+	costprocessor "github.com/acceltel/acceltel/processors/costprocessor"
+	parallelismprocessor "github.com/acceltel/acceltel/processors/parallelismprocessor"
 	infinibandreceiver "github.com/acceltel/acceltel/receivers/infinibandreceiver"
 	kafkaexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	prometheusexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
@@ -111,6 +113,8 @@ func Components() (otelcol.Factories, error) {
 		resourceprocessor.NewFactory(),
 		cumulativetodeltaprocessor.NewFactory(),
 		deltatocumulativeprocessor.NewFactory(),
+		costprocessor.NewFactory(),
+		parallelismprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -121,6 +125,8 @@ func Components() (otelcol.Factories, error) {
 		resourceprocessor.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor v0.165.1",
 		cumulativetodeltaprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/cumulativetodeltaprocessor v0.165.1",
 		deltatocumulativeprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.165.1",
+		costprocessor.NewFactory().Type():              "github.com/acceltel/acceltel v0.0.0",
+		parallelismprocessor.NewFactory().Type():       "github.com/acceltel/acceltel v0.0.0",
 	})
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

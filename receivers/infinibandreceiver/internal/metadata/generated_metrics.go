@@ -302,7 +302,7 @@ type metricAcceltelReceiverAvailable struct {
 func (m *metricAcceltelReceiverAvailable) init() {
 	m.data.SetName("acceltel.receiver.available")
 	m.data.SetDescription("1 when the receiver found its hardware, 0 when it did not and stays idle.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{status}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
@@ -391,7 +391,7 @@ type metricInfinibandGpuAffinity struct {
 func (m *metricInfinibandGpuAffinity) init() {
 	m.data.SetName("infiniband.gpu.affinity")
 	m.data.SetDescription("1 for each GPU closest to the HCA; same PCI switch first, else same host bridge, else same NUMA node.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{gpu}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
@@ -483,7 +483,7 @@ type metricInfinibandPortCounterSaturated struct {
 func (m *metricInfinibandPortCounterSaturated) init() {
 	m.data.SetName("infiniband.port.counter.saturated")
 	m.data.SetDescription("1 for a counter stuck at the maximum of its width (a 32-bit or narrower PortCounters field); its value is not reported while it stays there, since it no longer counts.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{counter}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
@@ -954,7 +954,7 @@ type metricInfinibandPortPhysState struct {
 func (m *metricInfinibandPortPhysState) init() {
 	m.data.SetName("infiniband.port.phys_state")
 	m.data.SetDescription("Physical state of the port, 1 for the current state and 0 for the others.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
@@ -1138,7 +1138,7 @@ type metricInfinibandPortState struct {
 func (m *metricInfinibandPortState) init() {
 	m.data.SetName("infiniband.port.state")
 	m.data.SetDescription("Logical state of the port, 1 for the current state and 0 for the others.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
