@@ -134,7 +134,7 @@ func (p *Process) Stop(grace time.Duration) error {
 func (p *Process) exitErr() error {
 	var exit *exec.ExitError
 	if errors.As(p.err, &exit) && !exit.Success() {
-		return fmt.Errorf("exited with %v", exit)
+		return fmt.Errorf("exited with %w", exit)
 	}
 	return p.err
 }
@@ -150,7 +150,7 @@ func WaitHTTP(ctx context.Context, p *Process, url string) error {
 			}
 		}
 		if p.Exited() {
-			return fmt.Errorf("%s exited before %s answered: %v", p.Name, url, p.exitErr())
+			return fmt.Errorf("%s exited before %s answered: %w", p.Name, url, p.exitErr())
 		}
 		select {
 		case <-ctx.Done():

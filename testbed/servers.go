@@ -124,7 +124,7 @@ func (p *Prometheus) Query(ctx context.Context, promql string) ([]Sample, error)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var body struct {
 		Status string `json:"status"`
 		Error  string `json:"error"`

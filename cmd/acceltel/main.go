@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	if e, ok := err.(exitError); ok {
+	if e, ok := errors.AsType[exitError](err); ok {
 		return e.code
 	}
 	fmt.Fprintln(stderr, "acceltel:", err)

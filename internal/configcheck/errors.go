@@ -30,7 +30,7 @@ func decodeProblems(base string, err error) []Problem {
 	var probs []Problem
 	var walk func(prefix string, e error)
 	walk = func(prefix string, e error) {
-		switch x := e.(type) {
+		switch x := e.(type) { //nolint:errorlint // walks the error tree itself, one level per call
 		case interface{ Unwrap() []error }:
 			for _, child := range x.Unwrap() {
 				walk(prefix, child)

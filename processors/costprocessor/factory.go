@@ -24,7 +24,7 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		MetricsBuilderConfig:     metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig:     metadata.NewDefaultMetricsBuilderConfig(),
 		IdleUtilizationThreshold: 0.05,
 		MaxGap:                   5 * time.Minute,
 		CheckpointInterval:       30 * time.Second,

@@ -38,7 +38,7 @@ func attrSet[K ~string](keys []K) map[string]bool {
 }
 
 func newOutputs(set processor.Settings, c metadata.MetricsConfig) outputs {
-	all := metadata.DefaultMetricsBuilderConfig()
+	all := metadata.NewDefaultMetricsBuilderConfig()
 	// Every template is needed whatever the user enables.
 	all.Metrics.AcceltelCostAllocated.Enabled = true
 	all.Metrics.AcceltelCostIdle.Enabled = true

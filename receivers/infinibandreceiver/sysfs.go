@@ -172,7 +172,7 @@ func discoverGPUs(r *fileReader, sysRoot string) ([]pciDevice, error) {
 			continue
 		}
 		class, err := r.readString(filepath.Join(link, "class"))
-		if err != nil || !(strings.HasPrefix(class, "0x0302") || strings.HasPrefix(class, "0x0300")) {
+		if err != nil || !strings.HasPrefix(class, "0x0302") && !strings.HasPrefix(class, "0x0300") {
 			continue
 		}
 		d, err := readPCIDevice(r, sysRoot, link)
