@@ -3,6 +3,7 @@
 package distro
 
 import (
+	anomalyprocessor "github.com/acceltel/acceltel/processors/anomalyprocessor"
 	costprocessor "github.com/acceltel/acceltel/processors/costprocessor"
 	parallelismprocessor "github.com/acceltel/acceltel/processors/parallelismprocessor"
 	infinibandreceiver "github.com/acceltel/acceltel/receivers/infinibandreceiver"
@@ -115,6 +116,7 @@ func Components() (otelcol.Factories, error) {
 		deltatocumulativeprocessor.NewFactory(),
 		costprocessor.NewFactory(),
 		parallelismprocessor.NewFactory(),
+		anomalyprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -127,6 +129,7 @@ func Components() (otelcol.Factories, error) {
 		deltatocumulativeprocessor.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor v0.165.1",
 		costprocessor.NewFactory().Type():              "github.com/acceltel/acceltel v0.0.0",
 		parallelismprocessor.NewFactory().Type():       "github.com/acceltel/acceltel v0.0.0",
+		anomalyprocessor.NewFactory().Type():           "github.com/acceltel/acceltel v0.0.0",
 	})
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()

@@ -1,0 +1,210 @@
+package anomaly
+
+import (
+	"errors"
+	"math"
+)
+
+// Combine says how the detectors' |z| are merged into one statistic.
+type Combine int
+
+const (
+	// CombineMean averages the detectors that are warm: a point must look
+	// odd to most baselines, which keeps false alarms down.
+	CombineMean Combine = iota
+	// CombineMax takes the most surprised detector: earlier, noisier.
+	CombineMax
+)
+
+// Config selects the ensemble's detectors and their parameters.
+type Config struct {
+	RobustWindow  int     // robust z window (0: robust z off)
+	EWMAAlpha     float64 // EWMA smoothing (0: EWMA off)
+	Seasonal      bool
+	SeasonalCfg   SeasonalConfig
+	Combine       Combine
+	SPOTQ         float64 // target false-alarm probability
+	SPOTLevel     float64 // initial threshold quantile
+	SPOTInit      int     // calibration points
+	SPOTPeaks     int     // peaks kept
+	LikelihoodLag float64 // smoothing of the short-term score average (0,1]
+	// Refractory is the per-point decay of the mute an alarm puts on the
+	// series' later scores (0: no mute). A level shift keeps every baseline
+	// surprised until it adapts; one alarm says it, the next dozen are noise.
+	Refractory float64
+}
+
+// DefaultConfig is the one configuration used for every series (and for NAB).
+func DefaultConfig() Config {
+	return Config{
+		RobustWindow: 32,
+		EWMAAlpha:    0.05,
+		Seasonal:     true,
+		SeasonalCfg: SeasonalConfig{
+			MinPeriod: 12, MaxPeriod: 300, Bins: 32,
+			Alpha: 0.1, Beta: 0.01, Gamma: 0.3, Phi: 0.95,
+		},
+		Combine:       CombineMean,
+		SPOTQ:         1e-4,
+		SPOTLevel:     0.9,
+		SPOTInit:      128,
+		SPOTPeaks:     32,
+		LikelihoodLag: 0.3,
+		Refractory:    0.97,
+	}
+}
+
+// Validate reports a configuration the ensemble cannot run.
+func (c Config) Validate() error {
+	var errs []error
+	if c.RobustWindow == 0 && c.EWMAAlpha == 0 && !c.Seasonal {
+		errs = append(errs, errors.New("no detector enabled"))
+	}
+	if c.RobustWindow < 0 || (c.RobustWindow > 0 && c.RobustWindow < 3) {
+		errs = append(errs, errors.New("robust window must be 0 (off) or >= 3"))
+	}
+	if c.EWMAAlpha < 0 || c.EWMAAlpha >= 1 {
+		errs = append(errs, errors.New("ewma alpha must be in [0,1)"))
+	}
+	if !(c.SPOTQ > 0 && c.SPOTQ < 1) {
+		errs = append(errs, errors.New("spot q must be in (0,1)"))
+	}
+	if !(c.SPOTLevel > 0 && c.SPOTLevel < 1) {
+		errs = append(errs, errors.New("spot level must be in (0,1)"))
+	}
+	if c.SPOTInit < 10 || c.SPOTPeaks < 2 {
+		errs = append(errs, errors.New("spot needs init >= 10 points and >= 2 peaks"))
+	}
+	if c.Seasonal && c.SeasonalCfg.Period == 0 && c.SeasonalCfg.MaxPeriod < 2 {
+		errs = append(errs, errors.New("seasonal needs a period or max period >= 2"))
+	}
+	if c.Refractory < 0 || c.Refractory >= 1 {
+		errs = append(errs, errors.New("refractory decay must be in [0,1)"))
+	}
+	if !(c.LikelihoodLag > 0 && c.LikelihoodLag <= 1) {
+		errs = append(errs, errors.New("likelihood lag must be in (0,1]"))
+	}
+	return errors.Join(errs...)
+}
+
+// Result is the ensemble's verdict on one point.
+type Result struct {
+	Stat       float64 // combined |z|
+	Score      float64 // in [0,1]; 0.5 is the SPOT threshold at false-alarm probability q
+	Likelihood float64 // in [0,1]: how unusual the recent scores are against their own history
+	Alarm      bool    // Stat beyond SPOT's z_q
+}
+
+// Ensemble is the per-series detector.
+type Ensemble struct {
+	robust   *RobustZ
+	ewma     *EWMA
+	seasonal *Seasonal
+	spot     *SPOT
+	combine  Combine
+	lq       float64
+	lag      float64
+	short    float64 // short-term average of scores
+	lm, lv   float64 // long-term mean and variance of scores
+	prev     float64 // previous value
+	noise    float64 // slow average of |x - prev|: the series' own step size
+	mute     float64 // in [0,1]: how much of the score the last alarm still hides
+	muteAt   float64 // raw score of the alarm that set the mute
+	decay    float64
+	n        uint32
+}
+
+// New returns an ensemble for one series. The config must be valid.
+func New(c Config) *Ensemble {
+	e := &Ensemble{combine: c.Combine, lq: -math.Log(c.SPOTQ), lag: c.LikelihoodLag, decay: c.Refractory}
+	if c.RobustWindow > 0 {
+		e.robust = NewRobustZ(c.RobustWindow)
+	}
+	if c.EWMAAlpha > 0 {
+		e.ewma = NewEWMA(c.EWMAAlpha, 4)
+	}
+	if c.Seasonal {
+		e.seasonal = NewSeasonal(c.SeasonalCfg)
+	}
+	e.spot = NewSPOT(c.SPOTQ, c.SPOTLevel, c.SPOTInit, c.SPOTPeaks)
+	// The statistic is a |z|: below 1 nothing is extreme, and a tail scale
+	// under a quarter sigma is an artefact of a flat calibration stretch.
+	e.spot.MinT, e.spot.MinSigma = 1, 0.25
+	return e
+}
+
+// Update scores x (NaN and Inf are ignored: a gap is not an anomaly).
+func (e *Ensemble) Update(x float64) Result {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return Result{}
+	}
+	// A scale floor from the series' typical step keeps a window that
+	// happens to be constant (MAD 0, variance 0) from scoring the next small
+	// change as a million-sigma event.
+	if e.n > 0 {
+		a := 0.01
+		if e.n < 100 {
+			a = 1 / float64(e.n)
+		}
+		e.noise += a * (math.Abs(x-e.prev) - e.noise)
+	}
+	e.prev = x
+	floor := 0.5 * e.noise
+	var sum, mx float64
+	var k int
+	add := func(z float64) {
+		z = math.Abs(z)
+		sum += z
+		mx = math.Max(mx, z)
+		k++
+	}
+	if e.robust != nil {
+		add(e.robust.Update(x, floor))
+	}
+	if e.ewma != nil {
+		add(e.ewma.Update(x, floor))
+	}
+	if e.seasonal != nil {
+		add(e.seasonal.Update(x, floor))
+	}
+	stat := mx
+	if e.combine == CombineMean {
+		stat = sum / float64(k)
+	}
+	p := e.spot.Update(stat)
+	l := -math.Log(math.Max(p, 1e-300))
+	raw := l / (l + e.lq)
+	// A point more surprising than the alarm that set the mute still counts:
+	// a second, larger anomaly inside the mute is news.
+	score := raw * (1 - e.mute)
+	if raw > e.muteAt {
+		score = raw
+	}
+	r := Result{Stat: stat, Score: score, Alarm: e.spot.Ready() && stat > e.spot.Threshold() && score >= 0.5}
+	e.mute *= e.decay
+	if score >= 0.5 {
+		e.mute, e.muteAt = 1, raw
+	}
+	r.Likelihood = e.likelihood(raw)
+	return r
+}
+
+// likelihood follows Numenta's anomaly likelihood: a short-term average of the
+// score compared with the long-run distribution of scores, so a series that is
+// always noisy stops alarming and a change in its noise does.
+func (e *Ensemble) likelihood(s float64) float64 {
+	e.short += e.lag * (s - e.short)
+	e.n++
+	a := 1 / float64(e.n)
+	if a < 1e-3 {
+		a = 1e-3
+	}
+	d := s - e.lm
+	e.lm += a * d
+	e.lv = (1 - a) * (e.lv + a*d*d)
+	if e.n < 32 {
+		return 0.5
+	}
+	z := (e.short - e.lm) / math.Max(math.Sqrt(e.lv), 0.05)
+	return 0.5 * math.Erfc(-z/math.Sqrt2)
+}

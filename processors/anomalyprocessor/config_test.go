@@ -1,0 +1,72 @@
+package anomalyprocessor
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.MustNewIDWithName("anomaly", name).String())
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg := loadConfig(t, "")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, []string{"hw.gpu.utilization"}, cfg.Include)
+	assert.Equal(t, 0.5, cfg.ScoreThreshold)
+	assert.Equal(t, defaultDetectors(), cfg.Detectors)
+	assert.True(t, cfg.Metrics.AcceltelAnomalyScore.Enabled)
+}
+
+func TestConfigFull(t *testing.T) {
+	cfg := loadConfig(t, "full")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 10*time.Minute, cfg.StateTTL)
+	assert.Equal(t, 64, cfg.Detectors.RobustWindow)
+	assert.False(t, cfg.Detectors.Seasonal)
+	assert.Equal(t, 0.001, cfg.Detectors.SPOTQ)
+	assert.False(t, cfg.Metrics.AcceltelAnomalyScore.Enabled)
+	require.Len(t, cfg.PeerGroups, 1)
+	pg := cfg.PeerGroups[0]
+	assert.Equal(t, []string{"host.name", "hw.id"}, pg.Member)
+	assert.Equal(t, "low", pg.Direction)
+	assert.Equal(t, 2, pg.K)
+	assert.Equal(t, 3.5, pg.Threshold, "unset peer fields take the defaults")
+	assert.Equal(t, 4, pg.MinMembers)
+}
+
+func TestConfigErrors(t *testing.T) {
+	err := confmap.Validate(loadConfig(t, "bad"))
+	require.Error(t, err)
+	for _, want := range []string{
+		`include: "" must be a name or a prefix`,
+		`include: "a*b*" must be a name or a prefix`,
+		`detectors.combine: "median" is not mean or max`,
+		"robust window must be 0 (off) or >= 3",
+		"spot q must be in (0,1)",
+		"score_threshold must be in (0,1)",
+		"peer_groups[0]: metric and member are required",
+		`peer_groups[0]: direction "sideways"`,
+		"peer hysteresis needs 1 <= k <= n <= 64",
+		"max_series must be >= 1",
+		"state_ttl must be > 0",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	err = confmap.Validate(loadConfig(t, "empty"))
+	require.ErrorContains(t, err, "include or peer_groups must name at least one metric")
+}

@@ -1,0 +1,91 @@
+package anomalyprocessor // import "github.com/acceltel/acceltel/processors/anomalyprocessor"
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/acceltel/acceltel/internal/anomaly"
+)
+
+// observePeers records m's points in the peer groups configured for it.
+func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now time.Time) {
+	for _, ps := range p.peers {
+		if ps.cfg.Metric != m.Name() {
+			continue
+		}
+		eachPoint(m, func(pt point) {
+			gk, ok := joinAttrs(&p.sb, ps.cfg.GroupBy, res, pt.attrs)
+			if !ok {
+				return
+			}
+			g := ps.groups[gk]
+			if g == nil {
+				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.engine()), attrs: map[string]pcommon.Map{}}
+				ps.groups[gk] = g
+			}
+			mk, ok := joinAttrs(&p.sb, ps.cfg.Member, res, pt.attrs)
+			if !ok {
+				return
+			}
+			g.seen, g.ts = now, max(g.ts, pt.ts)
+			g.g.Observe(mk, pt.value)
+			if _, ok := g.attrs[mk]; !ok {
+				a := pcommon.NewMap()
+				for _, k := range append(ps.cfg.GroupBy, ps.cfg.Member...) {
+					if v, ok := lookup(k, res, pt.attrs); ok {
+						v.CopyTo(a.PutEmpty(k))
+					}
+				}
+				g.attrs[mk] = a
+			}
+		})
+	}
+}
+
+// closePeers ends the interval of every group seen in this call and emits
+// one straggler flag per member; the drop counter rides in the same resource.
+func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
+	var flags pmetric.NumberDataPointSlice
+	var out pmetric.MetricSlice
+	have := false
+	ensure := func() {
+		if !have {
+			out = p.newScope(md.ResourceMetrics().AppendEmpty().ScopeMetrics())
+			have = true
+		}
+	}
+	for _, ps := range p.peers {
+		for _, g := range ps.groups {
+			if len(g.attrs) == 0 {
+				continue
+			}
+			verdicts := g.g.Close()
+			if p.cfg.Metrics.AcceltelAnomalyStraggler.Enabled {
+				for _, v := range verdicts {
+					if flags == (pmetric.NumberDataPointSlice{}) {
+						ensure()
+						flags = p.newGauge(out, metricStraggler, "{state}")
+					}
+					dp := newPoint(flags, g.attrs[v.Member], ps.cfg.Metric, "peer", g.ts)
+					dp.SetIntValue(boolInt(v.Flagged))
+				}
+			}
+			clear(g.attrs)
+		}
+	}
+	if p.cfg.Metrics.AcceltelAnomalySeriesDropped.Enabled && p.dropped > 0 {
+		ensure()
+		m := out.AppendEmpty()
+		m.SetName(metricDropped)
+		m.SetUnit("{point}")
+		sum := m.SetEmptySum()
+		sum.SetIsMonotonic(true)
+		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		dp := sum.DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(p.start)
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		dp.SetIntValue(p.dropped)
+	}
+}

@@ -1,0 +1,209 @@
+package anomalyprocessor // import "github.com/acceltel/acceltel/processors/anomalyprocessor"
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor"
+
+	"github.com/acceltel/acceltel/internal/anomaly"
+	"github.com/acceltel/acceltel/processors/anomalyprocessor/internal/metadata"
+)
+
+// Names declared in metadata.yaml; the processor writes pmetric directly
+// because its points carry each watched series' own attributes.
+const (
+	metricScore     = "acceltel.anomaly.score"
+	metricFlag      = "acceltel.anomaly.flag"
+	metricStraggler = "acceltel.anomaly.straggler"
+	metricDropped   = "acceltel.anomaly.series.dropped"
+	attrMetric      = "acceltel.anomaly.metric"
+	attrDetector    = "acceltel.anomaly.detector"
+)
+
+type series struct {
+	ens      *anomaly.Ensemble
+	seen     time.Time
+	prev     float64 // cumulative sums: previous value, time and start, for the rate
+	prevTS   pcommon.Timestamp
+	prevSt   pcommon.Timestamp
+	havePrev bool
+}
+
+type peerState struct {
+	cfg    PeerGroupConfig
+	groups map[string]*peerGroup
+}
+
+type peerGroup struct {
+	g     *anomaly.PeerGroup
+	attrs map[string]pcommon.Map // this interval's members' group and member attributes
+	ts    pcommon.Timestamp
+	seen  time.Time
+}
+
+type anomalyProcessor struct {
+	cfg    *Config
+	engine anomaly.Config
+	now    func() time.Time
+
+	mu      sync.Mutex
+	series  map[string]*series
+	peers   []*peerState
+	dropped int64
+	start   pcommon.Timestamp
+	sb      strings.Builder
+}
+
+func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
+	p := &anomalyProcessor{
+		cfg: cfg, engine: cfg.Detectors.engine(), now: time.Now,
+		series: map[string]*series{}, start: pcommon.NewTimestampFromTime(time.Now()),
+	}
+	for _, pg := range cfg.PeerGroups {
+		p.peers = append(p.peers, &peerState{cfg: pg, groups: map[string]*peerGroup{}})
+	}
+	return p
+}
+
+func (p *anomalyProcessor) watched(name string) bool {
+	for _, m := range p.cfg.Include {
+		if pre, ok := strings.CutSuffix(m, "*"); ok {
+			if strings.HasPrefix(name, pre) {
+				return true
+			}
+		} else if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+// processMetrics leaves every input metric as it is and appends one scope of
+// acceltel.anomaly.* metrics to each resource it watched, plus one resource
+// for peer verdicts and the drop counter, which belong to no input resource.
+// One call is one interval for peer groups.
+func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	rms := md.ResourceMetrics()
+	n := rms.Len()
+	for i := 0; i < n; i++ {
+		rm := rms.At(i)
+		res := rm.Resource().Attributes()
+		var score, flag pmetric.NumberDataPointSlice
+		var have bool
+		sms := rm.ScopeMetrics()
+		nsm := sms.Len()
+		for j := 0; j < nsm; j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				m := ms.At(k)
+				p.observePeers(m, res, now)
+				if !p.watched(m.Name()) {
+					continue
+				}
+				eachPoint(m, func(pt point) {
+					r, ok := p.update(m.Name(), res, pt, now)
+					if !ok {
+						return
+					}
+					if !have {
+						out := p.newScope(rm.ScopeMetrics())
+						score = p.newGauge(out, metricScore, "1")
+						flag = p.newGauge(out, metricFlag, "{state}")
+						have = true
+					}
+					if p.cfg.Metrics.AcceltelAnomalyScore.Enabled {
+						dp := newPoint(score, pt.attrs, m.Name(), "ensemble", pt.ts)
+						dp.SetDoubleValue(r.Score)
+					}
+					if p.cfg.Metrics.AcceltelAnomalyFlag.Enabled {
+						dp := newPoint(flag, pt.attrs, m.Name(), "ensemble", pt.ts)
+						dp.SetIntValue(boolInt(r.Score >= p.cfg.ScoreThreshold))
+					}
+				})
+			}
+		}
+	}
+	p.closePeers(md, now)
+	p.expire(now)
+	return md, nil
+}
+
+// update feeds one point to its series' ensemble; ok is false when the point
+// produced no score (a new series over the cap, a counter's first point or reset).
+func (p *anomalyProcessor) update(name string, res pcommon.Map, pt point, now time.Time) (anomaly.Result, bool) {
+	key := seriesKey(&p.sb, name, res, pt.attrs)
+	s := p.series[key]
+	if s == nil {
+		if len(p.series) >= p.cfg.MaxSeries {
+			p.dropped++
+			return anomaly.Result{}, false
+		}
+		s = &series{ens: anomaly.New(p.engine)}
+		p.series[key] = s
+	}
+	s.seen = now
+	v := pt.value
+	if pt.cumulative {
+		// Watch the rate: a cumulative counter only ever grows, so its level
+		// says nothing. A lower value or a new start time is a reset.
+		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.value >= s.prev && pt.start == s.prevSt && pt.ts > s.prevTS
+		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.value, pt.ts, pt.start, true
+		if !ok {
+			return anomaly.Result{}, false
+		}
+		v = (pt.value - prev) / (float64(pt.ts-prevTS) / 1e9)
+	}
+	return s.ens.Update(v), true
+}
+
+func (p *anomalyProcessor) newScope(sms pmetric.ScopeMetricsSlice) pmetric.MetricSlice {
+	sm := sms.AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+	return sm.Metrics()
+}
+
+func (p *anomalyProcessor) newGauge(ms pmetric.MetricSlice, name, unit string) pmetric.NumberDataPointSlice {
+	m := ms.AppendEmpty()
+	m.SetName(name)
+	m.SetUnit(unit)
+	return m.SetEmptyGauge().DataPoints()
+}
+
+func newPoint(dps pmetric.NumberDataPointSlice, attrs pcommon.Map, metric, detector string, ts pcommon.Timestamp) pmetric.NumberDataPoint {
+	dp := dps.AppendEmpty()
+	attrs.CopyTo(dp.Attributes())
+	dp.Attributes().PutStr(attrMetric, metric)
+	dp.Attributes().PutStr(attrDetector, detector)
+	dp.SetTimestamp(ts)
+	return dp
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (p *anomalyProcessor) expire(now time.Time) {
+	for k, s := range p.series {
+		if now.Sub(s.seen) > p.cfg.StateTTL {
+			delete(p.series, k)
+		}
+	}
+	for _, ps := range p.peers {
+		for k, g := range ps.groups {
+			if now.Sub(g.seen) > p.cfg.StateTTL {
+				delete(ps.groups, k)
+			}
+		}
+	}
+}
