@@ -45,6 +45,8 @@ type planFlags struct {
 	gpus, gpusPerNode                          int
 	intraGBs, interGbps, hbmGBs, peak, memGiB  float64
 	price, gradBytes                           float64
+	computeScale, commScale, bubbleScale       float64
+	noSeqParallel                              bool
 	tp, pp, dp, cp, microBatch, zero, virtual  int
 	maxMicroBatch, top                         int
 	jsonOut, crossNodeTP, overlapGrad, flashAt bool
@@ -102,6 +104,10 @@ func newPlanCommand() *cobra.Command {
 	fl.BoolVar(&f.crossNodeTP, "allow-cross-node-tp", false, "let tensor parallelism span nodes")
 	fl.BoolVar(&f.overlapGrad, "overlap-grad-reduce", true, "overlap the gradient reduction with backward (Megatron --overlap-grad-reduce)")
 	fl.Float64Var(&f.gradBytes, "grad-bytes", 0, "gradient bytes per parameter (default 2; Megatron keeps 4 with bf16, 6 with fp16)")
+	fl.BoolVar(&f.noSeqParallel, "no-sequence-parallel", false, "the framework has no sequence parallelism (Megatron-LM before 2022): norms and dropouts run whole on every tp rank")
+	fl.Float64Var(&f.computeScale, "compute-scale", 1, "calibration: multiply the predicted compute (kernels, launch, optimizer) by this")
+	fl.Float64Var(&f.commScale, "comm-scale", 1, "calibration: multiply the predicted communication (tp/cp collectives, pipeline sends, dp reduction) by this")
+	fl.Float64Var(&f.bubbleScale, "bubble-scale", 1, "calibration: multiply the predicted pipeline bubble by this")
 	fl.IntVar(&f.top, "top", 5, "layouts to print")
 	fl.BoolVar(&f.jsonOut, "json", false, `print {"layouts": [...]} as JSON`)
 	return cmd
@@ -304,7 +310,16 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 	if err != nil {
 		return usageError(cmd, "%v", err)
 	}
-	opts := planner.Options{OverlapGradReduce: f.overlapGrad, GradientBytes: f.gradBytes}
+	for _, sc := range []struct {
+		name string
+		v    float64
+	}{{"compute-scale", f.computeScale}, {"comm-scale", f.commScale}, {"bubble-scale", f.bubbleScale}} {
+		if !(sc.v > 0) {
+			return usageError(cmd, "--%s %g: want a factor > 0", sc.name, sc.v)
+		}
+	}
+	opts := planner.Options{OverlapGradReduce: f.overlapGrad, GradientBytes: f.gradBytes, NoSequenceParallel: f.noSeqParallel,
+		Scale: planner.Scale{Compute: f.computeScale, Communication: f.commScale, Bubble: f.bubbleScale}}
 	res, err := planner.Plan(m, c, cons, opts, f.top)
 	if err != nil {
 		return usageError(cmd, "%v", err)
@@ -377,7 +392,7 @@ func printPlan(out io.Writer, res *planner.Result) {
 		}
 		fmt.Fprintln(tw, row)
 	}
-	tw.Flush()
+	_ = tw.Flush() // writes to the command's own output: nothing to do on failure
 	fmt.Fprintln(out)
 	for _, l := range res.Explain() {
 		fmt.Fprintln(out, l)

@@ -129,6 +129,7 @@ func TestPlanUsageErrors(t *testing.T) {
 		"negative top":     {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--top", "0"},
 		"tp across nodes":  {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "16", "--tp", "16"},
 		"batch vs dp only": {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--dp", "8", "--global-batch", "12"},
+		"zero comm scale":  {"--model", "llama3-8b", "--gpu", "h100-sxm", "--gpus", "8", "--comm-scale", "0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, append([]string{"plan"}, args...)...)
@@ -136,4 +137,26 @@ func TestPlanUsageErrors(t *testing.T) {
 			assert.NotEmpty(t, errOut)
 		})
 	}
+}
+
+// A communication calibration changes the layout chosen: with the
+// network 4× slower than the preset, Megatron's 18B model gives up tensor
+// parallelism.
+func TestPlanCommScaleChangesChoice(t *testing.T) {
+	args := []string{"plan", "--model", "megatron-18b", "--gpu", "a100-80gb", "--gpus", "256", "--recompute", "full", "--zero", "0",
+		"--no-sequence-parallel", "--overlap-grad-reduce=false", "--grad-bytes", "6", "--json", "--top", "1"}
+	best := func(extra ...string) map[string]any {
+		code, out, errOut := runCLI(t, append(args, extra...)...)
+		require.Equal(t, 0, code, errOut)
+		var doc struct {
+			Layouts []map[string]any `json:"layouts"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &doc))
+		require.Len(t, doc.Layouts, 1)
+		return doc.Layouts[0]
+	}
+	plain, slow := best(), best("--comm-scale", "4")
+	assert.Greater(t, plain["tp"], 1.0)
+	assert.Equal(t, 1.0, slow["tp"], "with slow links the fastest layout has no tensor parallelism")
+	assert.Greater(t, slow["predicted_iteration_ms"], plain["predicted_iteration_ms"])
 }

@@ -51,9 +51,22 @@ type Result struct {
 // ErrNoLayout is returned when constraints leave no valid layout at all.
 var ErrNoLayout = errors.New("no valid layout")
 
-// Evaluate predicts one layout without checking it.
-func Evaluate(m *Model, c *Cluster, l Layout, o Options) Evaluation {
-	return evaluate(m, c, l, o, &defaultCalibration)
+// Evaluate predicts one layout of a normalized model on a normalized
+// cluster. It returns the error of Layout.Check (tensor parallelism across
+// nodes allowed, since the layout is given) when the layout is invalid: a
+// zero micro-batch or degree would divide by zero, and a batch that does
+// not divide into micro-batches has no meaningful schedule.
+func Evaluate(m *Model, c *Cluster, l Layout, o Options) (Evaluation, error) {
+	if c.GPUsPerNode <= 0 {
+		return Evaluation{Layout: l}, errors.New("cluster is not normalized: gpus per node must be > 0")
+	}
+	if m.Layers <= 0 || m.Heads <= 0 || m.Hidden <= 0 || m.FFNHidden <= 0 || m.KVHeads <= 0 || m.GlobalBatch <= 0 || m.SeqLen <= 0 {
+		return Evaluation{Layout: l}, errors.New("model is not normalized: layers, hidden, heads, ffn hidden, kv heads, sequence and batch must be > 0")
+	}
+	if err := l.Check(m, c, true); err != nil {
+		return Evaluation{Layout: l}, err
+	}
+	return evaluate(m, c, l, o, &defaultCalibration), nil
 }
 
 func evaluate(m *Model, c *Cluster, l Layout, o Options, cal *calibration) Evaluation {
@@ -86,26 +99,43 @@ func choices(buf []int, fixed, n, limit int) []int {
 	return buf
 }
 
+// rankKey orders evaluations: by the primary key (time or cost), then, on a
+// tie (within tieTolerance, relative), by more memory headroom, so that of
+// ZeRO stages predicted equally fast the one leaving most memory free wins.
+type rankKey struct{ primary, headroom float64 }
+
+// tieTolerance is the relative difference of two predicted times (or costs)
+// below which they are a tie: well below the model's own error, above float
+// rounding of sums taken in a different order.
+const tieTolerance = 1e-9
+
+func (a rankKey) less(b rankKey) bool {
+	if d := a.primary - b.primary; math.Abs(d) > tieTolerance*math.Max(math.Abs(a.primary), math.Abs(b.primary)) {
+		return d < 0
+	}
+	return a.headroom > b.headroom
+}
+
 // topK keeps the k best evaluations by key, smallest first, without
 // allocating per candidate.
 type topK struct {
 	k     int
 	items []Evaluation
-	keys  []float64
+	keys  []rankKey
 }
 
-func (t *topK) add(e *Evaluation, key float64) {
-	if len(t.items) == t.k && key >= t.keys[len(t.keys)-1] {
+func (t *topK) add(e *Evaluation, key rankKey) {
+	if len(t.items) == t.k && !key.less(t.keys[len(t.keys)-1]) {
 		return
 	}
 	i := len(t.items)
 	if i < t.k {
 		t.items = append(t.items, Evaluation{})
-		t.keys = append(t.keys, 0)
+		t.keys = append(t.keys, rankKey{})
 	} else {
 		i--
 	}
-	for ; i > 0 && t.keys[i-1] > key; i-- {
+	for ; i > 0 && key.less(t.keys[i-1]); i-- {
 		t.items[i], t.keys[i] = t.items[i-1], t.keys[i-1]
 	}
 	t.items[i], t.keys[i] = *e, key
@@ -207,13 +237,13 @@ func Plan(m Model, c Cluster, cons Constraints, o Options, top int) (*Result, er
 								e := evaluate(&m, &c, l, o, &defaultCalibration)
 								if e.Fits {
 									p.Fitting++
-									key := e.Time.Total
+									key := rankKey{e.Time.Total, e.MemoryCapacity - e.Memory.Total}
 									if p.RankedByCost {
-										key = e.CostPerStep
+										key.primary = e.CostPerStep
 									}
 									best.add(&e, key)
 								} else if p.Fitting == 0 {
-									closest.add(&e, e.Memory.Total/e.MemoryCapacity)
+									closest.add(&e, rankKey{e.Memory.Total / e.MemoryCapacity, -e.Time.Total})
 								}
 							}
 						}

@@ -94,14 +94,23 @@ func (m *Model) memory(l Layout, c *Cluster, opt Options) Memory {
 	act, scores := m.layerActivationBytes(l.MicroBatch)
 	var perLayer float64 // bytes per layer per in-flight micro-batch
 	working := 0.0       // one layer's worth needed while recomputing
+	// Without sequence parallelism the layer-norm inputs, the inputs of
+	// the first matmuls of attention and MLP and the two dropout masks
+	// (Korthikanti et al.'s 10·sbh) are whole on every tensor-parallel rank,
+	// and so is the layer input kept by full recomputation.
+	sbh := float64(m.SeqLen*l.MicroBatch*m.Hidden) * m.Precision.bytes() / 2
+	whole, hSplit := 0.0, split
+	if opt.NoSequenceParallel {
+		whole, hSplit = 10*sbh, float64(l.CP)
+	}
 	switch l.Recompute {
 	case RecomputeNone:
-		perLayer = act / split
+		perLayer = whole/float64(l.CP) + (act-whole)/split
 	case RecomputeSelective:
-		perLayer = (act - scores) / split
+		perLayer = whole/float64(l.CP) + (act-whole-scores)/split
 	case RecomputeFull:
-		perLayer = 2 * float64(m.SeqLen*l.MicroBatch*m.Hidden) * m.Precision.bytes() / 2 / split
-		working = act / split
+		perLayer = 2 * sbh / hSplit
+		working = whole/float64(l.CP) + (act-whole)/split
 	}
 	mbs := l.MicroBatches(m)
 	layersPerStage := float64(m.Layers / l.PP)

@@ -103,7 +103,10 @@ func TestRecomputationTradesTimeForMemory(t *testing.T) {
 	for i, r := range []Recompute{RecomputeFull, RecomputeSelective, RecomputeNone} {
 		l := base
 		l.Recompute = r
-		e := Evaluate(&m, &c, l, Options{})
+		e, err := Evaluate(&m, &c, l, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if i > 0 && (e.Memory.Activations <= prevMem || e.Time.Total >= prevTime) {
 			t.Errorf("%s: activations %.3g (before %.3g), time %.4g (before %.4g)", r, e.Memory.Activations, prevMem, e.Time.Total, prevTime)
 		}
@@ -116,9 +119,15 @@ func TestBubbleShrinksWithInterleaving(t *testing.T) {
 	m, _ = m.Normalize()
 	c, _ = c.Normalize()
 	l := Layout{TP: 8, PP: 8, DP: 1, CP: 1, MicroBatch: 1, VirtualStages: 1, Recompute: RecomputeFull}
-	plain := Evaluate(&m, &c, l, Options{})
+	plain, err := Evaluate(&m, &c, l, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	l.VirtualStages = 4
-	inter := Evaluate(&m, &c, l, Options{})
+	inter, err := Evaluate(&m, &c, l, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ratio := inter.Time.PipelineBubble / plain.Time.PipelineBubble
 	if ratio < 0.2 || ratio > 0.3 {
 		t.Errorf("bubble with 4 virtual stages is %.2f of plain 1F1B, want about 1/4", ratio)

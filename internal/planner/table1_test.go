@@ -7,8 +7,9 @@ import (
 
 // table1Options is Megatron-LM as of the paper: gradient all-reduce after
 // the backward pass, not overlapped with it, and fp16 training with an fp32
-// copy of the gradients (20 bytes per parameter in all).
-var table1Options = Options{OverlapGradReduce: false, GradientBytes: 6}
+// copy of the gradients (20 bytes per parameter in all), and no sequence
+// parallelism (it came with Korthikanti et al. 2022).
+var table1Options = Options{OverlapGradReduce: false, GradientBytes: 6, NoSequenceParallel: true}
 
 // table1Features is what Megatron-LM offered then: no ZeRO (the distributed
 // optimizer came later), no context parallelism, and full recomputation
@@ -37,15 +38,22 @@ func table1Published(t *testing.T, r Table1Row) Evaluation {
 
 // The targets are the published layout in the top 3 and the throughput
 // within 15% for every row. The model, calibrated on vTrain's single-node
-// runs only, meets them for 7 of 10 layouts and 5 of 10 throughputs: it
-// predicts 12-23% more than Selene reached in 2021 (vTrain's node reaches
-// 61% of peak on a 2048-wide model, Selene 44-52% on far wider ones), and it
-// prefers less tensor parallelism than the paper for 7.5B-39B, where
-// tp=2 with more data parallelism fits in memory and communicates less.
-// These bounds guard the figures reached, so a regression fails.
+// runs only, reaches 6 of 10 layouts and 9 of 10 throughputs (mean |error|
+// 12.2%, worst 76B at +15.5%), all over-predictions: vTrain's node reaches
+// 61% of peak on a 2048-wide model, Selene 44-52% on far wider ones in 2021.
+// It prefers less tensor parallelism than the paper for 7.5B-39B and 145B:
+// Megatron's tensor-parallel all-reduces (no sequence parallelism, not
+// overlapped) move the same bytes per GPU whatever tp is while the matmuls
+// shrink by 1/tp, so at tp=8 they take ~19% of the 18B model's step against
+// ~3% at tp=2, more than the bubble and sends that the extra pipeline stages
+// add (interleaved, ~3% and ~2%). For 3.6B and 7.5B it prefers tp=1 at
+// 94-96% of memory. These bounds guard the figures reached, so a regression
+// fails.
 const (
-	table1MinHits  = 7
-	table1MaxError = 25.0 // percent
+	table1MinHits   = 6
+	table1MinWithin = 9    // throughputs within 15%
+	table1MaxError  = 16.0 // percent, any row
+	table1MaxMean   = 12.5 // percent, mean |error|
 )
 
 // TestMegatronTable1 checks the planner against Table 1 of Narayanan et al.
@@ -94,5 +102,11 @@ func TestMegatronTable1(t *testing.T) {
 		hits, len(MegatronTable1), within, len(MegatronTable1), sumAbs/float64(len(MegatronTable1)))
 	if hits < table1MinHits {
 		t.Errorf("published tp×pp in the top 3 for %d of %d models, want at least %d", hits, len(MegatronTable1), table1MinHits)
+	}
+	if within < table1MinWithin {
+		t.Errorf("throughput within 15%% for %d of %d models, want at least %d", within, len(MegatronTable1), table1MinWithin)
+	}
+	if mean := sumAbs / float64(len(MegatronTable1)); mean > table1MaxMean {
+		t.Errorf("mean |throughput error| %.1f%%, want at most %.1f%%", mean, table1MaxMean)
 	}
 }

@@ -21,25 +21,28 @@ const (
 	// gemmHalfWork is the per-GPU matmul size (tokens × hidden / tp) at which
 	// matmuls run at half of gemmEfficiencyMax: small micro-batches and wide
 	// tensor parallelism leave the tensor cores idle.
-	gemmHalfWork = 1.023e6
+	gemmHalfWork = 8.508e5
 	// scoreBytesPerElement is HBM traffic per element of the s×s attention
 	// scores (scale, mask, softmax, dropout) in one forward-equivalent pass,
-	// without fused attention. A separate term for the other memory-bound
-	// kernels (layer norms, GeLU, residuals) fitted to zero and was dropped.
-	scoreBytesPerElement = 16.05
+	// without fused attention. The other memory-bound kernels (layer norms,
+	// GeLU, dropout and residual adds) are counted, not fitted: see
+	// hiddenBytesForward.
+	scoreBytesPerElement = 14.13
 	// launchSecondsPerLayerPass is host time to launch one layer's kernels in
 	// one forward-equivalent pass; the GPU hides it only when its own work
 	// per layer is longer.
-	launchSecondsPerLayerPass = 0.8365e-3
+	launchSecondsPerLayerPass = 0.8555e-3
 	// cpuGPUOverlapSharpness is the exponent k of the soft maximum
 	// (cpu^k + gpu^k)^(1/k) of host and device time per layer.
-	cpuGPUOverlapSharpness = 4.39
+	cpuGPUOverlapSharpness = 3.953
 	// defaultIntraNodeLatencyUs is the latency of one ring step of an NCCL
 	// collective over NVLink, including its launch.
-	defaultIntraNodeLatencyUs = 16.39
+	defaultIntraNodeLatencyUs = 17.14
 	// iterationOverheadSeconds is fixed work per iteration: data loading,
-	// loss scaling checks, logging, the barrier of the optimizer step.
-	iterationOverheadSeconds = 3.79e-3
+	// loss scaling checks, logging, the barrier of the optimizer step. It
+	// fitted to zero (5e-24) once the element-wise kernels and the tied
+	// embedding's gradient all-reduce were modelled.
+	iterationOverheadSeconds = 0
 )
 
 const (
@@ -53,6 +56,27 @@ const (
 	// logitBytesPerElement is HBM traffic of the output softmax and
 	// cross-entropy per vocabulary logit, forward and backward together.
 	logitBytesPerElement = 16
+
+	// HBM traffic of a layer's element-wise kernels per token, in bytes per
+	// element of the hidden state (16-bit values, 1-byte dropout masks),
+	// counted from the kernels Megatron-LM runs (apex fused layer norm,
+	// fused bias-dropout-add, fused bias-GeLU):
+	//  - forward: two layer norms read x and write y (2 × 4 bytes) and two
+	//    bias-dropout-residual adds read the input and the residual and write
+	//    the output and the mask (2 × 7): 22;
+	//  - backward: two layer-norm backwards read x and dy and write dx
+	//    (2 × 6), two dropout-add backwards read dy and the mask and write dx
+	//    (2 × 5) and sum the residual branch's gradient into the other (read
+	//    two, write one: 2 × 6): 34.
+	// Without sequence parallelism these run on the whole hidden state on
+	// every tensor-parallel rank.
+	hiddenBytesForward  = 22
+	hiddenBytesBackward = 34
+	// The bias-GeLU between the MLP matmuls, per FFN element: forward reads
+	// and writes (4), backward reads dy and x and writes dx (6). Always split
+	// over tensor-parallel ranks.
+	ffnBytesForward  = 4
+	ffnBytesBackward = 6
 )
 
 // calibration holds the fitted constants so the fit can vary them.
@@ -93,6 +117,47 @@ type Options struct {
 	// its documented 18 and 20 bytes per parameter without the distributed
 	// optimizer.
 	GradientBytes float64
+	// NoSequenceParallel is Megatron-LM before sequence parallelism
+	// (Korthikanti et al. 2022): layer norms, dropouts and residual adds run
+	// on the whole hidden state on every tensor-parallel rank and their
+	// activations are kept whole (sbh·(10 + 24/t + 5as/ht) per layer). The
+	// zero value shards them over the tensor-parallel ranks.
+	NoSequenceParallel bool
+	// Scale calibrates the time model per job: separate factors for the
+	// compute side, the communication side and the pipeline bubble, so that
+	// a job whose communication is slower than predicted moves the ranking
+	// towards layouts that communicate less (one common factor would cancel
+	// when layouts are ranked). The zero value changes nothing.
+	Scale Scale
+}
+
+// Scale multiplies parts of the predicted iteration time. A zero or
+// negative field means 1.
+type Scale struct {
+	// Compute scales GPU kernels, host launch time, the output layer, the
+	// optimizer step and the fixed per-iteration overhead.
+	Compute float64 `json:"compute,omitempty" yaml:"compute,omitempty"`
+	// Communication scales tensor- and context-parallel collectives,
+	// pipeline sends, the data-parallel gradient reduction and ZeRO gathers
+	// (as if the achieved bus bandwidth were 1/Communication of the cluster's
+	// figure and the latency Communication times longer).
+	Communication float64 `json:"communication,omitempty" yaml:"communication,omitempty"`
+	// Bubble scales the pipeline's fill and drain on top of the compute and
+	// communication it is made of (schedule imbalance, stragglers between
+	// stages).
+	Bubble float64 `json:"bubble,omitempty" yaml:"bubble,omitempty"`
+}
+
+func orOne(x float64) float64 {
+	if x > 0 {
+		return x
+	}
+	return 1
+}
+
+// Factors returns the three factors with zero values replaced by 1.
+func (s Scale) Factors() (compute, comm, bubble float64) {
+	return orOne(s.Compute), orOne(s.Communication), orOne(s.Bubble)
 }
 
 // passes is forward-equivalent passes per layer: forward 1, backward 2, plus
@@ -129,6 +194,7 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 	h, s := float64(m.Hidden), float64(m.SeqLen)
 	tokens := float64(l.MicroBatch) * s / cp // tokens of one micro-batch on one GPU's sequence shard
 	pMat, pAtt := passes(l.Recompute)
+	fc, fm, fb := o.Scale.Factors()
 
 	// Per layer per micro-batch on one GPU.
 	work := tokens * h / tp
@@ -138,7 +204,23 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 	if !m.FlashAttention {
 		memBytes = pAtt * cal.ScoreBytes * float64(l.MicroBatch) * float64(m.Heads) * s * s / split
 	}
-	compute := flops/(peak*eff) + memBytes/hbm
+	// Element-wise kernels: forward once more when the layer is recomputed.
+	fwd := 1.0
+	if l.Recompute == RecomputeFull {
+		fwd = 2
+	}
+	hSplit := split
+	if o.NoSequenceParallel {
+		hSplit = cp
+	}
+	ffnMats := 1.0
+	if m.GatedMLP {
+		ffnMats = 2
+	}
+	scale := m.Precision.bytes() / 2
+	memBytes += tokens * scale * ((fwd*hiddenBytesForward+hiddenBytesBackward)*h/hSplit +
+		ffnMats*(fwd*ffnBytesForward+ffnBytesBackward)*float64(m.FFNHidden)/tp)
+	compute := fc * (flops/(peak*eff) + memBytes/hbm)
 
 	var tpComm float64
 	if l.TP > 1 {
@@ -150,7 +232,7 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 		if l.TP > c.GPUsPerNode {
 			bw, lat = interBW, interLat
 		}
-		tpComm = n * ring(tokens*h*m.Precision.bytes(), l.TP, bw, lat)
+		tpComm = fm * n * ring(tokens*h*m.Precision.bytes(), l.TP, bw, lat)
 	}
 	var cpComm float64
 	if l.CP > 1 {
@@ -163,12 +245,12 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 		// behind the attention matmuls as far as they last.
 		kv := 2 * tokens * m.kvDim() / tp * m.Precision.bytes()
 		steps := cp - 1
-		exchange := pAtt * steps * (kv/bw + lat)
-		attn := tokens * pAtt * m.layerAttentionFLOPs() / tp / (peak * eff)
+		exchange := fm * pAtt * steps * (kv/bw + lat)
+		attn := fc * tokens * pAtt * m.layerAttentionFLOPs() / tp / (peak * eff)
 		cpComm = math.Max(0, exchange-attn)
 	}
 	gpu := compute + tpComm + cpComm
-	cpu := pMat * cal.LaunchS
+	cpu := fc * pMat * cal.LaunchS
 	k := cal.Sharpness
 	layer := math.Pow(math.Pow(cpu, k)+math.Pow(gpu, k), 1/k)
 	launch := layer - gpu
@@ -176,7 +258,7 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 	layersPerStage := float64(m.Layers / l.PP)
 	// The last stage also runs the output layer and the loss.
 	logitElems := tokens * float64(m.Vocab) / tp
-	logits := 3*logitElems*2*h/(peak*eff) + logitElems*logitBytesPerElement/hbm
+	logits := fc * (3*logitElems*2*h/(peak*eff) + logitElems*logitBytesPerElement/hbm)
 	var p2p float64
 	if l.PP > 1 {
 		bw, lat := intraBW, intraLat
@@ -184,8 +266,15 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 			bw, lat = interBW, interLat
 		}
 		// One send forward and one backward per micro-batch and model chunk,
-		// scattered over the tp ranks.
-		p2p = 2 * float64(l.VirtualStages) * (tokens*h*m.Precision.bytes()/tp/bw + lat)
+		// scattered over the tp ranks (Narayanan et al. 2021, §4.1: each tp
+		// rank sends 1/tp of the activation over its own NIC) ...
+		act := tokens * h * m.Precision.bytes()
+		send := act/tp/bw + lat
+		if l.TP > 1 && bw == interBW {
+			// ... and gathered back over NVLink on the receiving node.
+			send += (tp-1)/tp*act/intraBW + (tp-1)*intraLat
+		}
+		p2p = fm * 2 * float64(l.VirtualStages) * send
 	}
 	stageLast := layersPerStage*layer + logits + p2p
 	stageFirst := layersPerStage*layer + p2p
@@ -197,7 +286,7 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 	if l.PP == 1 {
 		sumStages = stageLast
 	}
-	pipeline := mbs*stageLast + (sumStages-stageLast)/float64(l.VirtualStages)
+	pipeline := mbs*stageLast + fb*(sumStages-stageLast)/float64(l.VirtualStages)
 
 	t := Timing{
 		Compute:        mbs * (layersPerStage*compute + logits),
@@ -206,7 +295,7 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 		CPComm:         mbs * layersPerStage * cpComm,
 		PipelineP2P:    mbs * p2p,
 		PipelineBubble: pipeline - mbs*stageLast,
-		Overhead:       cal.IterS,
+		Overhead:       fc * cal.IterS,
 	}
 
 	// Gradient reduction over the dp·cp ranks holding copies of a weight.
@@ -221,7 +310,7 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 			bw, lat = math.Min(intraBW, perNode*interBW), interLat
 		}
 		grads := local * m.Precision.bytes()
-		reduce := ring(grads, d, bw, lat)
+		reduce := fm * ring(grads, d, bw, lat)
 		if l.ZeRO == 3 {
 			// Weights are gathered for every forward, recomputed forward and
 			// backward of every micro-batch (half an all-reduce each), the
@@ -239,11 +328,29 @@ func (m *Model) timing(l Layout, c *Cluster, o Options, cal *calibration) Timing
 			}
 		}
 	}
+	// With a tied embedding split over pipeline stages, the first and the
+	// last stage all-reduce its gradient after the backward pass
+	// (Megatron's embedding group), over the network when they sit on
+	// different nodes; nothing overlaps it.
+	if l.PP > 1 && !m.UntiedEmbeddings {
+		bw, lat := intraBW, intraLat
+		if l.TP*l.CP*l.DP*l.PP > c.GPUsPerNode {
+			bw, lat = interBW, interLat
+		}
+		t.DPComm += fm * ring(float64(m.Vocab*m.Hidden)/tp*m.Precision.bytes(), 2, bw, lat)
+	}
 	optParams := local
 	if l.ZeRO >= 1 {
 		optParams /= float64(d)
 	}
-	t.Optimizer = optParams * optimizerBytesPerParam / hbm
+	t.Optimizer = fc * optParams * optimizerBytesPerParam / hbm
 	t.Total = pipeline + t.DPComm + t.ZeROGather + t.Optimizer + t.Overhead
 	return t
+}
+
+// Communication is the exposed communication on the critical path:
+// tensor- and context-parallel collectives, pipeline sends, the exposed
+// data-parallel reduction and ZeRO gathers (the bubble's share excluded).
+func (t *Timing) Communication() float64 {
+	return t.TPComm + t.CPComm + t.PipelineP2P + t.DPComm + t.ZeROGather
 }

@@ -18,6 +18,11 @@ var vtrainPath = filepath.Join("..", "..", "..", "shared", "data", "vtrain", "vt
 // vtrainOptions: the measurements show no cost of data parallelism (the
 // same run on 2, 4 and 8 GPUs takes the same time), so the gradient
 // all-reduce is taken as overlapped with backward, as DeepSpeed's engine does.
+// Whether the runs used sequence parallelism is not recorded; the fit half
+// fits slightly better with it (mean |log error| 0.0628 against 0.0646
+// without), so the element-wise kernels are taken as sharded.
+// Megatron-DeepSpeed as vTrain ran it has no sequence parallelism: layer
+// norms, dropouts and residual adds run whole on every tensor-parallel rank.
 var vtrainOptions = Options{OverlapGradReduce: true}
 
 type vtrainRow struct {
@@ -222,6 +227,11 @@ func TestVTrain(t *testing.T) {
 		sc.rows, 100*sc.mape, sc.medianRho, sc.minRho, sc.groupsBelow, sc.groups)
 	if sc.mape > 0.10 {
 		t.Errorf("held-out median APE %.1f%% > 10%%", 100*sc.mape)
+	}
+	// The level reached (4.2%, median Spearman 0.988): a regression fails
+	// well before the targets do.
+	if sc.mape > 0.045 || sc.medianRho < 0.98 {
+		t.Errorf("held-out median APE %.2f%% (want <= 4.5%%), median Spearman %.3f (want >= 0.98)", 100*sc.mape, sc.medianRho)
 	}
 	if sc.groupsBelow > 0 {
 		t.Errorf("%d of %d groups have Spearman < 0.8 (min %.3f)", sc.groupsBelow, sc.groups, sc.minRho)

@@ -77,6 +77,12 @@ type CalibrationConfig struct {
 	// predictions arbitrarily far.
 	Min float64 `mapstructure:"min"`
 	Max float64 `mapstructure:"max"`
+	// CommunicationShare is the predicted share of exposed communication in
+	// the current layout's step from which the measured/predicted residual
+	// is put on the communication factor instead of the compute factor
+	// (unless NCCL bus bandwidths were measured for the job's hosts, which
+	// already set the communication side).
+	CommunicationShare float64 `mapstructure:"communication_share"`
 }
 
 // Validate checks the configuration.
@@ -123,6 +129,9 @@ func (cfg *Config) Validate() error {
 	}
 	if !(c.Min > 0 && c.Min <= 1 && c.Max >= 1) {
 		errs = append(errs, fmt.Errorf("calibration needs 0 < min <= 1 <= max, got min %g, max %g", c.Min, c.Max))
+	}
+	if !(c.CommunicationShare > 0 && c.CommunicationShare <= 1) {
+		errs = append(errs, fmt.Errorf("calibration::communication_share must be in (0, 1], got %g", c.CommunicationShare))
 	}
 	return errors.Join(errs...)
 }

@@ -39,7 +39,7 @@ func TestLoadConfig(t *testing.T) {
 			assert.InDelta(t, 4.0, c.GradientBytes, 0)
 			assert.Equal(t, 8, c.MaxMicroBatch)
 			assert.True(t, c.AllowCrossNodeTP)
-			assert.Equal(t, CalibrationConfig{Smoothing: 0.5, Min: 0.5, Max: 2}, c.Calibration)
+			assert.Equal(t, CalibrationConfig{Smoothing: 0.5, Min: 0.5, Max: 2, CommunicationShare: 0.25}, c.Calibration)
 			assert.False(t, c.Metrics.AcceltelPlanStepCost.Enabled)
 			assert.True(t, c.Metrics.AcceltelPlanRecommendation.Enabled)
 			assert.False(t, c.ResourceAttributes.K8sNamespaceName.Enabled)

@@ -225,7 +225,7 @@ func (s *spec) intField(f field) *int {
 // "or" group is named by the group.
 func (s *spec) missing() []string {
 	var out []string
-	if !s.present.has(fParams) && !(s.present.has(fLayers) && s.present.has(fHidden) && s.present.has(fHeads)) {
+	if !s.present.has(fParams) && (!s.present.has(fLayers) || !s.present.has(fHidden) || !s.present.has(fHeads)) {
 		out = append(out, fieldNames[fLayers]+", "+fieldNames[fHidden]+" and "+fieldNames[fHeads]+" (or "+fieldNames[fParams]+")")
 	}
 	for _, f := range []field{fSeq, fGlobalBatch, fMicroBatch, fTP, fPP} {

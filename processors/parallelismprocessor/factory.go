@@ -33,7 +33,7 @@ func createDefaultConfig() component.Config {
 		GPUsPerNode:          8,
 		OverlapGradReduce:    true,
 		MaxMicroBatch:        16,
-		Calibration:          CalibrationConfig{Smoothing: 0.3, Min: 0.25, Max: 4},
+		Calibration:          CalibrationConfig{Smoothing: 0.3, Min: 0.25, Max: 4, CommunicationShare: 0.25},
 	}
 }
 

@@ -118,7 +118,8 @@ func TestMeasuredHardwareFeedsThePlanner(t *testing.T) {
 			assert.InDelta(t, tt.wantIntra, g.IntraNodeGBs, 0)
 			assert.InDelta(t, tt.wantInter, g.InterNodeGbps, 0)
 
-			e := planner.Evaluate(&key.model, &key.cluster, cur, key.opts)
+			e, err := planner.Evaluate(&key.model, &key.cluster, cur, key.opts)
+			require.NoError(t, err)
 			headroom := plans(ticks[0])["job-hw"].gauges["acceltel.plan.memory.headroom"]
 			require.NotEmpty(t, headroom)
 			assert.InDelta(t, float64(limit-3)-e.Memory.Total, float64(headroom[0].IntValue()), 1)

@@ -173,7 +173,8 @@ func planFor(t testing.TB, attrs map[string]any, cur planner.Layout) (current, b
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Layouts)
 	if cur.TP > 0 {
-		current = planner.Evaluate(&m, &c, cur, opts)
+		current, err = planner.Evaluate(&m, &c, cur, opts)
+		require.NoError(t, err)
 	}
 	return current, res.Layouts[0]
 }

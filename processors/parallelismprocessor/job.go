@@ -24,7 +24,11 @@ type job struct {
 	pending  float64 // step samples since the last plan
 	durating bool    // the job sends ml.train.step.duration, so ml.train.tokens is not needed
 
-	factor float64 // calibration: measured over uncalibrated predicted step time
+	// scale is the job's calibration of the time model (compute and
+	// communication factors); factor is its overall effect on the current
+	// layout: calibrated over uncalibrated predicted step time.
+	scale  planner.Scale
+	factor float64
 
 	// The last search, reused while its inputs stay the same: the hardware
 	// figures are rounded so that noise in a measured bandwidth does not

@@ -23,6 +23,9 @@ type planKey struct {
 	opts    planner.Options
 	maxMB   int
 	crossTP bool
+	// commMeasured is true when NCCL bus bandwidths measured on the job's
+	// hosts replaced the preset's link figures.
+	commMeasured bool
 }
 
 // planJob plans one job when it has enough new step samples and records its
@@ -53,20 +56,45 @@ func (p *parallelismProcessor) planJob(j *job, now time.Time, ts pcommon.Timesta
 
 	measured, scratch := j.steps.median(p.scratch)
 	p.scratch = scratch
-	e := planner.Evaluate(&key.model, &key.cluster, cur, key.opts)
-	raw := e.IterationSeconds
+	// The search ran with the job's calibration rounded (see scaleKey); the
+	// current and best layouts are evaluated here with the exact one.
+	exact := key.opts
+	exact.Scale = j.scale
+	uncal := exact
+	uncal.Scale = planner.Scale{}
+	rawE, err := planner.Evaluate(&key.model, &key.cluster, cur, uncal)
+	if err != nil {
+		return p.unplannable(j, metadata.AttributeReasonInvalidInput, err.Error())
+	}
+	raw := rawE.IterationSeconds
+	before, _ := planner.Evaluate(&key.model, &key.cluster, cur, exact)
 	// The error is that of the prediction made before this interval's
 	// measurement, so it shows how well the calibrated model predicts and
 	// does not shrink to zero by construction.
-	predicted := j.factor * raw
-	j.calibrate(measured/raw, &p.cfg.Calibration)
+	predicted := before.IterationSeconds
+	j.calibrate(measured, &before, func(s planner.Scale) float64 {
+		o := exact
+		o.Scale = s
+		e, _ := planner.Evaluate(&key.model, &key.cluster, cur, o)
+		return e.IterationSeconds
+	}, key.commMeasured, &p.cfg.Calibration)
+	exact.Scale = j.scale
+	e, _ := planner.Evaluate(&key.model, &key.cluster, cur, exact)
+	// The overall factor: calibrated over uncalibrated prediction of the
+	// current layout.
+	j.factor = e.IterationSeconds / raw
 
 	speedup := 1.0
-	best := j.best
+	var best *planner.Evaluation
+	if j.best != nil {
+		// Separate compute and communication factors weigh layouts
+		// differently, so the calibration can change which one wins.
+		if b, err := planner.Evaluate(&key.model, &key.cluster, j.best.Layout, exact); err == nil {
+			best = &b
+		}
+	}
 	if best != nil && best.IterationSeconds > 0 {
-		// One factor scales every layout of the job, so it cancels here; it
-		// matters for the absolute times and costs reported.
-		speedup = math.Max(1, raw/best.IterationSeconds)
+		speedup = math.Max(1, e.IterationSeconds/best.IterationSeconds)
 	}
 	recommend := best != nil && best.Layout != cur && speedup > 1+p.cfg.Margin
 
@@ -78,18 +106,18 @@ func (p *parallelismProcessor) planJob(j *job, now time.Time, ts pcommon.Timesta
 	mb.RecordAcceltelPlanSpeedupDataPoint(ts, speedup)
 	mb.RecordAcceltelPlanMemoryHeadroomDataPoint(ts, int64(e.MemoryCapacity-e.Memory.Total), metadata.AttributeLayoutCurrent)
 	if key.cluster.PricePerGPUHour > 0 {
-		mb.RecordAcceltelPlanStepCostDataPoint(ts, j.factor*e.CostPerStep, metadata.AttributeLayoutCurrent)
+		mb.RecordAcceltelPlanStepCostDataPoint(ts, e.CostPerStep, metadata.AttributeLayoutCurrent)
 	}
 	if recommend {
 		l := best.Layout
 		mb.RecordAcceltelPlanMemoryHeadroomDataPoint(ts, int64(best.MemoryCapacity-best.Memory.Total), metadata.AttributeLayoutRecommended)
 		if key.cluster.PricePerGPUHour > 0 {
-			mb.RecordAcceltelPlanStepCostDataPoint(ts, j.factor*best.CostPerStep, metadata.AttributeLayoutRecommended)
+			mb.RecordAcceltelPlanStepCostDataPoint(ts, best.CostPerStep, metadata.AttributeLayoutRecommended)
 		}
 		mb.RecordAcceltelPlanRecommendationDataPoint(ts, 1, int64(l.TP), int64(l.PP), int64(l.DP), int64(l.CP),
 			int64(l.VirtualStages), int64(l.ZeRO), metadata.MapAttributeRecompute[string(l.Recompute)], int64(l.MicroBatch))
 	}
-	p.logRecommendation(j, recommend, cur, &e, measured, speedup, key.cluster.PricePerGPUHour > 0)
+	p.logRecommendation(j, best, recommend, cur, &e, measured, speedup, key.cluster.PricePerGPUHour > 0)
 
 	rb := metadata.NewResourceBuilder(p.cfg.ResourceAttributes)
 	if j.id != "" {
@@ -105,16 +133,75 @@ func (p *parallelismProcessor) planJob(j *job, now time.Time, ts pcommon.Timesta
 	return 0
 }
 
-// calibrate moves the job's factor towards the latest measured/predicted
-// ratio. The average is taken on logarithms so that a job twice as slow as
-// predicted and one twice as fast move the factor by the same step.
-func (j *job) calibrate(ratio float64, c *CalibrationConfig) {
-	if !(ratio > 0) || math.IsInf(ratio, 0) {
+// calibrate moves the job's compute or communication factor so that the
+// calibrated prediction of its current layout moves towards the measured
+// step time by calibration::smoothing (an exponential average of
+// logarithms). One job on one layout gives one ratio, so one factor moves:
+//   - the communication factor, when the current layout's predicted exposed
+//     communication is at least calibration::communication_share of its step
+//     and no NCCL bus bandwidth was measured for the job's hosts: the time
+//     the compute side does not explain is put on communication;
+//   - the compute factor otherwise: with little communication the residual
+//     is the kernels' efficiency, and with measured bus bandwidths the
+//     communication side is already taken from measurements.
+//
+// predict gives the current layout's step time under a scale; the factor
+// is solved for (the model is not linear in it: host launch overlaps GPU
+// work, the bubble mixes both) and clamped to [calibration::min, max].
+func (j *job) calibrate(measured float64, cur *planner.Evaluation, predict func(planner.Scale) float64, commMeasured bool, c *CalibrationConfig) {
+	pred := cur.IterationSeconds
+	if !(measured > 0) || math.IsInf(measured, 0) || !(pred > 0) {
 		return
 	}
-	lf := math.Log(j.factor)
-	lf += c.Smoothing * (math.Log(ratio) - lf)
-	j.factor = math.Min(c.Max, math.Max(c.Min, math.Exp(lf)))
+	lp := math.Log(pred)
+	target := math.Exp(lp + c.Smoothing*(math.Log(measured)-lp))
+	comm := cur.Time.Communication()
+	onComm := !commMeasured && comm > 0 && comm >= c.CommunicationShare*pred
+	field := &j.scale.Compute
+	if onComm {
+		field = &j.scale.Communication
+	}
+	cur0 := *field
+	if cur0 <= 0 {
+		cur0 = 1
+	}
+	at := func(x float64) float64 {
+		s := j.scale
+		if onComm {
+			s.Communication = x
+		} else {
+			s.Compute = x
+		}
+		return predict(s)
+	}
+	// Secant steps on the predicted time, from the current factor and the
+	// linear estimate; monotone in the factor, so a few steps converge.
+	part := pred - comm
+	if onComm {
+		part = comm
+	}
+	x0, f0 := cur0, pred-target
+	x1 := cur0 * (1 - f0/part)
+	x1 = math.Min(c.Max, math.Max(c.Min, x1))
+	for range 6 {
+		f1 := at(x1) - target
+		if math.Abs(f1) <= 1e-12*target || f1 == f0 {
+			break
+		}
+		x0, x1, f0 = x1, x1-f1*(x1-x0)/(f1-f0), f1
+		x1 = math.Min(c.Max, math.Max(c.Min, x1))
+		if x1 == x0 {
+			break
+		}
+	}
+	*field = x1
+}
+
+// scaleKey is the calibration the layout search runs with, rounded to two
+// significant digits so that a factor drifting by noise does not rerun the
+// search every interval.
+func scaleKey(s planner.Scale) planner.Scale {
+	return planner.Scale{Compute: roundSig(s.Compute, 2), Communication: roundSig(s.Communication, 2), Bubble: roundSig(s.Bubble, 2)}
 }
 
 // search runs the layout search unless its inputs are those of the last one.
@@ -198,11 +285,12 @@ func (p *parallelismProcessor) inputs(j *job, now time.Time) (planKey, planner.L
 	if err := l.Check(&m, &c, true); err != nil {
 		return planKey{}, l, metadata.AttributeReasonInvalidInput, err
 	}
-	opts := planner.Options{OverlapGradReduce: p.cfg.OverlapGradReduce, GradientBytes: p.cfg.GradientBytes}
+	opts := planner.Options{OverlapGradReduce: p.cfg.OverlapGradReduce, GradientBytes: p.cfg.GradientBytes, Scale: scaleKey(j.scale)}
 	if s.present.has(fOverlap) {
 		opts.OverlapGradReduce = s.overlap
 	}
-	return planKey{model: m, cluster: c, opts: opts, maxMB: p.cfg.MaxMicroBatch, crossTP: p.cfg.AllowCrossNodeTP}, l, 0, nil
+	return planKey{model: m, cluster: c, opts: opts, maxMB: p.cfg.MaxMicroBatch, crossTP: p.cfg.AllowCrossNodeTP,
+		commMeasured: hw.intraBW > 0 || hw.interBW > 0}, l, 0, nil
 }
 
 // unplannable logs, once per distinct problem, why a job cannot be planned.
@@ -217,7 +305,7 @@ func (p *parallelismProcessor) unplannable(j *job, r metadata.AttributeReason, m
 
 // logRecommendation logs a recommendation when it appears or changes, and
 // when it goes away, not at every interval.
-func (p *parallelismProcessor) logRecommendation(j *job, recommend bool, cur planner.Layout, e *planner.Evaluation, measured, speedup float64, byCost bool) {
+func (p *parallelismProcessor) logRecommendation(j *job, best *planner.Evaluation, recommend bool, cur planner.Layout, e *planner.Evaluation, measured, speedup float64, byCost bool) {
 	if !recommend {
 		if j.recommended != (planner.Layout{}) {
 			j.recommended = planner.Layout{}
@@ -226,7 +314,6 @@ func (p *parallelismProcessor) logRecommendation(j *job, recommend bool, cur pla
 		}
 		return
 	}
-	best := j.best
 	if j.recommended == best.Layout {
 		return
 	}
@@ -237,9 +324,11 @@ func (p *parallelismProcessor) logRecommendation(j *job, recommend bool, cur pla
 		zap.Stringer("recommended", best.Layout),
 		zap.Float64("speedup", speedup),
 		zap.Float64("measured_step_s", measured),
-		zap.Float64("current_step_s", j.factor*e.IterationSeconds),
-		zap.Float64("recommended_step_s", j.factor*best.IterationSeconds),
+		zap.Float64("current_step_s", e.IterationSeconds),
+		zap.Float64("recommended_step_s", best.IterationSeconds),
 		zap.Float64("calibration_factor", j.factor),
+		zap.Float64("calibration_compute", orOne(j.scale.Compute)),
+		zap.Float64("calibration_communication", orOne(j.scale.Communication)),
 		zap.String("current_loses_by", planner.WhyLoses(best, e, byCost)),
 		zap.String("recommended_memory", best.MemoryBreakdown()))
 }
@@ -251,4 +340,11 @@ func roundSig(x float64, n int) float64 {
 	}
 	p := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(x))))
 	return math.Round(x*p) / p
+}
+
+func orOne(x float64) float64 {
+	if x > 0 {
+		return x
+	}
+	return 1
 }

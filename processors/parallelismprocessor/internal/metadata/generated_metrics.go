@@ -164,7 +164,7 @@ type metricAcceltelPlanCalibrationFactor struct {
 // init fills acceltel.plan.calibration.factor metric with initial data.
 func (m *metricAcceltelPlanCalibrationFactor) init() {
 	m.data.SetName("acceltel.plan.calibration.factor")
-	m.data.SetDescription("The job's smoothed, clamped ratio of measured to uncalibrated predicted step time; it scales every prediction made for the job.")
+	m.data.SetDescription("Calibrated over uncalibrated predicted step time of the job's current layout, the overall effect of its compute and communication calibration factors, each smoothed and clamped.")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 }

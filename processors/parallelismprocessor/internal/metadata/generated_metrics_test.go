@@ -160,7 +160,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["acceltel.plan.calibration.factor"] = true
 					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-					assert.Equal(t, "The job's smoothed, clamped ratio of measured to uncalibrated predicted step time; it scales every prediction made for the job.", mi.Description())
+					assert.Equal(t, "Calibrated over uncalibrated predicted step time of the job's current layout, the overall effect of its compute and communication calibration factors, each smoothed and clamped.", mi.Description())
 					assert.Equal(t, "1", mi.Unit())
 					dp := mi.Gauge().DataPoints().At(0)
 					assert.Equal(t, start, dp.StartTimestamp())
