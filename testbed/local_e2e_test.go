@@ -140,19 +140,22 @@ func TestLocalConfig(t *testing.T) {
 		return fmt.Errorf("no otelcol_receiver_accepted_metric_points in the exporter")
 	}))
 
-	// Receivers whose hardware is absent say so with a metric and keep running.
-	require.NoError(t, Eventually(ctx, 500*time.Millisecond, func() error {
-		fams, err := scrape(ctx, col.Prometheus)
-		if err != nil {
-			return err
-		}
-		for _, m := range fams["acceltel_receiver_available"].GetMetric() {
-			if label(m, "acceltel_receiver") == "infiniband" {
-				return nil
+	// Hardware receivers report whether they found their hardware (on a host
+	// without it: 0, and they keep running).
+	for _, receiver := range []string{"nvml", "infiniband"} {
+		require.NoError(t, Eventually(ctx, 500*time.Millisecond, func() error {
+			fams, err := scrape(ctx, col.Prometheus)
+			if err != nil {
+				return err
 			}
-		}
-		return fmt.Errorf("no acceltel_receiver_available{acceltel_receiver=\"infiniband\"}")
-	}))
+			for _, m := range fams["acceltel_receiver_available"].GetMetric() {
+				if label(m, "acceltel_receiver") == receiver {
+					return nil
+				}
+			}
+			return fmt.Errorf("no acceltel_receiver_available{acceltel_receiver=%q}", receiver)
+		}))
+	}
 
 	// The Prometheus server: PromQL over its HTTP API. The first scrape lands
 	// a few seconds after start, so poll rather than sleep.

@@ -7,6 +7,7 @@ import (
 	costprocessor "github.com/acceltel/acceltel/processors/costprocessor"
 	parallelismprocessor "github.com/acceltel/acceltel/processors/parallelismprocessor"
 	infinibandreceiver "github.com/acceltel/acceltel/receivers/infinibandreceiver"
+	nvmlreceiver "github.com/acceltel/acceltel/receivers/nvmlreceiver"
 	kafkaexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	prometheusexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	prometheusremotewriteexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
@@ -77,6 +78,7 @@ func Components() (otelcol.Factories, error) {
 		prometheusreceiver.NewFactory(),
 		kafkareceiver.NewFactory(),
 		infinibandreceiver.NewFactory(),
+		nvmlreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -86,6 +88,7 @@ func Components() (otelcol.Factories, error) {
 		prometheusreceiver.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver v0.165.1",
 		kafkareceiver.NewFactory().Type():      "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver v0.165.1",
 		infinibandreceiver.NewFactory().Type(): "github.com/acceltel/acceltel v0.0.0",
+		nvmlreceiver.NewFactory().Type():       "github.com/acceltel/acceltel v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
