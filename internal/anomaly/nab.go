@@ -3,6 +3,7 @@ package anomaly
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -72,14 +73,14 @@ func readNABCSV(path string, f *NABFile) error {
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
+	defer func() { _ = fh.Close() }() // read-only: a close error loses nothing
 	r := csv.NewReader(fh)
 	if _, err := r.Read(); err != nil {
 		return err
 	}
 	for {
 		rec, err := r.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

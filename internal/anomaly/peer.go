@@ -131,9 +131,10 @@ func (g *PeerGroup) Close() []PeerVerdict {
 		v.Median, v.GroupSize = med, len(out)
 		v.Z = (v.Value - med) / scale
 		dev := v.Value - med
-		if g.cfg.Direction == High {
+		switch g.cfg.Direction {
+		case High:
 			dev = math.Max(dev, 0)
-		} else if g.cfg.Direction == Low {
+		case Low:
 			dev = math.Max(-dev, 0)
 		}
 		v.Off = judge && math.Abs(dev)/scale > g.cfg.Threshold && math.Abs(dev) >= g.cfg.MinRelative*math.Abs(med)

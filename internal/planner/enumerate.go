@@ -254,7 +254,7 @@ func Plan(m Model, c Cluster, cons Constraints, o Options, top int) (*Result, er
 	}
 	if p.Considered == 0 {
 		if firstInvalid.TP != 0 {
-			return nil, fmt.Errorf("%w: %v", ErrNoLayout, firstInvalid.Check(&m, &c, cons.AllowCrossNodeTP))
+			return nil, fmt.Errorf("%w: %w", ErrNoLayout, firstInvalid.Check(&m, &c, cons.AllowCrossNodeTP))
 		}
 		return nil, fmt.Errorf("%w: the constraints leave no tp·pp·dp·cp = %d", ErrNoLayout, c.GPUs)
 	}

@@ -22,7 +22,7 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Detectors:            defaultDetectors(),
 		ScoreThreshold:       0.5,
 		MaxSeries:            100000,

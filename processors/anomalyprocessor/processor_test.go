@@ -164,6 +164,7 @@ func TestStragglerInGroupOfEight(t *testing.T) {
 	step(it, 1.5) // one noisy interval
 	slow, others := flagAt(it)
 	assert.Zero(t, slow, "flagged after one slow interval")
+	assert.Zero(t, others)
 	it++
 	for ; it < 20; it++ {
 		step(it, 1)

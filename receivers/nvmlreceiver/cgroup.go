@@ -21,7 +21,7 @@ func readOwner(root string, pid uint32) owner {
 	if err != nil {
 		return owner{}
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	var o owner
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

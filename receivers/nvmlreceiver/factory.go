@@ -27,7 +27,7 @@ func createDefaultConfig() component.Config {
 	cc.CollectionInterval = 10 * time.Second
 	return &Config{
 		ControllerConfig:     cc,
-		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		XIDEvents:            true,
 		RootPath:             "/",
 		PodResourcesSocket:   "/var/lib/kubelet/pod-resources/kubelet.sock",
