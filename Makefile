@@ -29,8 +29,8 @@ all: build
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
-## build: bin/otelcol-acceltel through OCB, bin/acceltel with go build
-build: bin/$(DIST) bin/acceltel
+## build: bin/otelcol-acceltel through OCB, bin/acceltel with go build, the first-party benchmark plugin, the NCCL profiler plugin
+build: bin/$(DIST) bin/acceltel bin/hostbench bin/libnccl-profiler-acceltel.so
 
 bin/$(DIST): $(GO_SOURCES)
 	@mkdir -p _build bin
@@ -40,6 +40,13 @@ bin/$(DIST): $(GO_SOURCES)
 bin/acceltel: $(GO_SOURCES)
 	@mkdir -p bin
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $@ ./cmd/acceltel
+
+bin/hostbench: $(GO_SOURCES)
+	@mkdir -p bin
+	$(GO) build -trimpath -o $@ ./plugins/hostbench
+
+bin/libnccl-profiler-acceltel.so: $(wildcard native/nccl-profiler/*.c native/nccl-profiler/*.h)
+	$(MAKE) -C native/nccl-profiler OUT=$(CURDIR)/bin $(CURDIR)/bin/libnccl-profiler-acceltel.so
 
 ## run: the collector with local.yaml (OTLP on 4317/4318, Prometheus exporter on 127.0.0.1:8889)
 run: bin/$(DIST)
@@ -71,6 +78,10 @@ generate:
 	    -e 's|^func components() |// Components returns the factories of every component in builder-config.yaml.\nfunc Components() |' \
 	    $(BUILD_DIR)/components.go > internal/distro/components.go
 	gofmt -w internal/distro/components.go
+	@command -v protoc >/dev/null || { echo "protoc is missing: apt-get install --no-install-recommends protobuf-compiler"; exit 1; }
+	sh plugins/sdk/proto/generate.sh
+	@command -v clang >/dev/null || { echo "clang is missing: apt-get install --no-install-recommends clang llvm libbpf-dev"; exit 1; }
+	cd receivers/ebpfreceiver && $(GO) generate ./...
 	@for m in $$(find . -name metadata.yaml -not -path './_build/*'); do \
 		echo "mdatagen $$m"; (cd $$(dirname $$m) && $(TOOL) mdatagen metadata.yaml) || exit 1; \
 	done

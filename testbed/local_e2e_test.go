@@ -142,7 +142,7 @@ func TestLocalConfig(t *testing.T) {
 
 	// Hardware receivers report whether they found their hardware (on a host
 	// without it: 0, and they keep running).
-	for _, receiver := range []string{"nvml", "infiniband"} {
+	for _, receiver := range []string{"nvml", "nccl", "infiniband", "ebpf"} {
 		require.NoError(t, Eventually(ctx, 500*time.Millisecond, func() error {
 			fams, err := scrape(ctx, col.Prometheus)
 			if err != nil {

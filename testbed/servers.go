@@ -56,6 +56,7 @@ func StartCollector(t testing.TB, config string, args ...string) *Collector {
 		"ACCELTEL_HEALTH_ENDPOINT=" + c.Health,
 		"ACCELTEL_PPROF_ENDPOINT=" + FreePort(t),
 		"ACCELTEL_ZPAGES_ENDPOINT=" + FreePort(t),
+		"ACCELTEL_NCCL_SOCKET=" + filepath.Join(t.TempDir(), "nccl.sock"),
 	}
 	c.Process = Start(t, "otelcol-acceltel", env, CollectorBinary(t), append([]string{"--config", config}, args...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -6,7 +6,10 @@ import (
 	anomalyprocessor "github.com/acceltel/acceltel/processors/anomalyprocessor"
 	costprocessor "github.com/acceltel/acceltel/processors/costprocessor"
 	parallelismprocessor "github.com/acceltel/acceltel/processors/parallelismprocessor"
+	benchmarkreceiver "github.com/acceltel/acceltel/receivers/benchmarkreceiver"
+	ebpfreceiver "github.com/acceltel/acceltel/receivers/ebpfreceiver"
 	infinibandreceiver "github.com/acceltel/acceltel/receivers/infinibandreceiver"
+	ncclreceiver "github.com/acceltel/acceltel/receivers/ncclreceiver"
 	nvmlreceiver "github.com/acceltel/acceltel/receivers/nvmlreceiver"
 	kafkaexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter"
 	prometheusexporter "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
@@ -79,6 +82,9 @@ func Components() (otelcol.Factories, error) {
 		kafkareceiver.NewFactory(),
 		infinibandreceiver.NewFactory(),
 		nvmlreceiver.NewFactory(),
+		benchmarkreceiver.NewFactory(),
+		ebpfreceiver.NewFactory(),
+		ncclreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -89,6 +95,9 @@ func Components() (otelcol.Factories, error) {
 		kafkareceiver.NewFactory().Type():      "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/kafkareceiver v0.165.1",
 		infinibandreceiver.NewFactory().Type(): "github.com/acceltel/acceltel v0.0.0",
 		nvmlreceiver.NewFactory().Type():       "github.com/acceltel/acceltel v0.0.0",
+		benchmarkreceiver.NewFactory().Type():  "github.com/acceltel/acceltel v0.0.0",
+		ebpfreceiver.NewFactory().Type():       "github.com/acceltel/acceltel v0.0.0",
+		ncclreceiver.NewFactory().Type():       "github.com/acceltel/acceltel v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

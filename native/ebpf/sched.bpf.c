@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+// Run-queue latency and off-CPU time per cgroup v2, and block IO latency per
+// disk and operation, as exponential histograms.
+//
+// Each hook has two bodies, tp_btf and raw_tp, from one inline function: the
+// receiver loads whichever the kernel accepts (tp_btf first). Both read task
+// fields with CO-RE, so one object runs on every kernel with BTF.
+#include "sched.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+// Set by the receiver before loading (config runqueue/offcpu); the verifier
+// then drops the disabled half as dead code.
+const volatile bool enable_runq = true;
+const volatile bool enable_offcpu = true;
+
+// Per-task timestamps: when it became runnable (wakeup, or preempted while
+// runnable), and when it left the CPU and in which state.
+struct task_ts {
+	u64 runq_ts;
+	u64 off_ts;
+	u32 reason;
+	u32 pad;
+};
+
+// tp_btf programs get a BTF-typed task pointer and so can use task storage:
+// one lookup, no hashing, freed with the task.
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ts);
+} task_store SEC(".maps");
+
+// raw_tp programs key by pid instead; LRU so that exited pids age out
+// without a hook on exit.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u32);
+	__type(value, struct task_ts);
+} task_by_pid SEC(".maps");
+
+// (cgroup, kind) -> histogram. A shared hash with atomic adds, not a percpu
+// one: percpu values of ~1 KiB times hundreds of CPUs would cost gigabytes.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct hist_key);
+	__type(value, struct hist);
+} hists SEC(".maps");
+
+// Updates that found hists full; exported so that a lost sample is seen.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} dropped SEC(".maps");
+
+static const struct hist zero_hist;
+
+static __always_inline u64 task_cgroup(struct task_struct *t, bool btf)
+{
+	// The woken/next task's own cgroup: bpf_get_current_cgroup_id() would be
+	// the waker's or the previous task's in these hooks. tp_btf may load the
+	// fields directly; raw_tp pointers are untyped and need probe reads.
+	if (btf)
+		return t->cgroups->dfl_cgrp->kn->id;
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+}
+
+static const struct task_ts zero_ts;
+
+static __always_inline struct task_ts *task_ts(struct task_struct *t, bool btf, bool create)
+{
+	if (btf)
+		return bpf_task_storage_get(&task_store, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	u32 pid = BPF_CORE_READ(t, pid);
+	struct task_ts *ts = bpf_map_lookup_elem(&task_by_pid, &pid);
+	if (ts || !create)
+		return ts;
+	bpf_map_update_elem(&task_by_pid, &pid, &zero_ts, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&task_by_pid, &pid);
+}
+
+static __always_inline u32 task_state(struct task_struct *t)
+{
+	// __state since 5.14, state before.
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	struct task_struct___old *o = (void *)t;
+	return (u32)BPF_CORE_READ(o, state);
+}
+
+static __always_inline void count_drop(void)
+{
+	u32 z = 0;
+	u64 *d = bpf_map_lookup_elem(&dropped, &z);
+	if (d)
+		__sync_fetch_and_add(d, 1);
+}
+
+static __always_inline void hist_add(struct hist *h, u64 ns)
+{
+	int i = bucket(ns);
+	if (i < 0)
+		__sync_fetch_and_add(&h->zero, 1);
+	else
+		__sync_fetch_and_add(&h->slots[i < HIST_SLOTS ? i : HIST_SLOTS - 1], 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+}
+
+static __always_inline void record(u64 cgid, u32 kind, u64 ns)
+{
+	struct hist_key k = { .cgroup_id = cgid, .kind = kind };
+	struct hist *h = bpf_map_lookup_elem(&hists, &k);
+	if (!h) {
+		bpf_map_update_elem(&hists, &k, &zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&hists, &k);
+		if (!h) { // map full: count the loss rather than hide it
+			count_drop();
+			return;
+		}
+	}
+	hist_add(h, ns);
+}
+
+static __always_inline void on_wakeup(struct task_struct *p, bool btf)
+{
+	if (!enable_runq)
+		return;
+	struct task_ts *ts = task_ts(p, btf, true);
+	if (ts)
+		ts->runq_ts = bpf_ktime_get_ns();
+}
+
+static __always_inline void on_switch(struct task_struct *prev, struct task_struct *next, bool btf)
+{
+	u64 now = bpf_ktime_get_ns();
+	// pid 0 is the idle task: neither its waits nor its off-CPU time matter.
+	if (BPF_CORE_READ(prev, pid)) {
+		struct task_ts *ts = task_ts(prev, btf, true);
+		if (ts) {
+			u32 st = task_state(prev);
+			// TASK_RUNNING: preempted, and it waits in the run queue from now.
+			if (st == 0) {
+				ts->reason = OFF_PREEMPTED;
+				if (enable_runq)
+					ts->runq_ts = now;
+			} else {
+				// TASK_UNINTERRUPTIBLE (2) is IO and lock waits.
+				ts->reason = (st & 2) ? OFF_IOWAIT : OFF_SLEEP;
+			}
+			ts->off_ts = enable_offcpu ? now : 0;
+		}
+	}
+
+	if (!BPF_CORE_READ(next, pid))
+		return;
+	struct task_ts *ts = task_ts(next, btf, false);
+	if (!ts)
+		return;
+	u64 cgid = task_cgroup(next, btf);
+	if (ts->runq_ts && now > ts->runq_ts)
+		record(cgid, KIND_RUNQ, now - ts->runq_ts);
+	if (ts->off_ts && now > ts->off_ts)
+		record(cgid, KIND_OFFCPU_BASE + ts->reason, now - ts->off_ts);
+	ts->runq_ts = 0;
+	ts->off_ts = 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sched_wakeup_btf, struct task_struct *p) { on_wakeup(p, true); return 0; }
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(sched_wakeup_raw, struct task_struct *p) { on_wakeup(p, false); return 0; }
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new_btf, struct task_struct *p) { on_wakeup(p, true); return 0; }
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new_raw, struct task_struct *p) { on_wakeup(p, false); return 0; }
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	on_switch(prev, next, true);
+	return 0;
+}
+SEC("raw_tp/sched_switch")
+int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	on_switch(prev, next, false);
+	return 0;
+}
+
+// Block IO: request pointer -> issue time. Requests are few and short-lived.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} bio_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct bio_key);
+	__type(value, struct bio_hist);
+} bio_hists SEC(".maps");
+
+static const struct bio_hist zero_bio;
+
+static __always_inline void on_issue(struct request *rq)
+{
+	u64 k = (u64)rq, now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&bio_start, &k, &now, BPF_ANY);
+}
+
+static __always_inline void on_complete(struct request *rq, unsigned int nr_bytes)
+{
+	u64 k = (u64)rq;
+	u64 *ts = bpf_map_lookup_elem(&bio_start, &k);
+	if (!ts)
+		return;
+	u64 ns = bpf_ktime_get_ns() - *ts;
+	bpf_map_delete_elem(&bio_start, &k);
+
+	struct gendisk *d = BPF_CORE_READ(rq, q, disk);
+	struct bio_key bk = {
+		.dev = ((u32)BPF_CORE_READ(d, major) << 20) | (u32)BPF_CORE_READ(d, first_minor),
+		.op = BPF_CORE_READ(rq, cmd_flags) & 0xff, // REQ_OP_MASK
+	};
+	struct bio_hist *h = bpf_map_lookup_elem(&bio_hists, &bk);
+	if (!h) {
+		bpf_map_update_elem(&bio_hists, &bk, &zero_bio, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&bio_hists, &bk);
+		if (!h) {
+			count_drop();
+			return;
+		}
+	}
+	hist_add(&h->h, ns);
+	__sync_fetch_and_add(&h->bytes, nr_bytes);
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(block_rq_issue_btf, struct request *rq) { on_issue(rq); return 0; }
+SEC("raw_tp/block_rq_issue")
+int BPF_PROG(block_rq_issue_raw, struct request *rq) { on_issue(rq); return 0; }
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
+{
+	on_complete(rq, nr_bytes);
+	return 0;
+}
+SEC("raw_tp/block_rq_complete")
+int BPF_PROG(block_rq_complete_raw, struct request *rq, int error, unsigned int nr_bytes)
+{
+	on_complete(rq, nr_bytes);
+	return 0;
+}

@@ -1,0 +1,61 @@
+// Command hostbench is acceltel's first-party CPU benchmark plugin: memory
+// bandwidth (the four STREAM kernels) and floating-point throughput of an FMA
+// loop. It runs on any host, so a fleet has a baseline next to its GPU numbers.
+// It is started by the benchmark receiver or by `acceltel bench`, not by hand.
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/acceltel/acceltel/plugins/sdk"
+)
+
+var version = "dev"
+
+type hostbench struct{}
+
+var threadsParam = sdk.Parameter{Name: "threads", Type: sdk.Int, Default: "0", Description: "Worker threads; 0 means one per CPU the process may use."}
+
+func (hostbench) Describe(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "hostbench", Version: version, Benchmarks: []sdk.Benchmark{
+		{
+			Name:        "memory.stream",
+			Description: "STREAM copy, scale, add and triad over three float64 arrays; the best of repeated passes, as STREAM reports.",
+			Parameters: []sdk.Parameter{
+				{Name: "size", Type: sdk.Bytes, Default: "64MiB", Unit: "By", Description: "Size of each array; make it several times the last-level cache."},
+				{Name: "duration", Type: sdk.Duration, Default: "2s", Unit: "s", Description: "Time spent on all four kernels together (at least 3 passes each)."},
+				threadsParam,
+			},
+			Units: []string{"By/s"},
+		},
+		{
+			Name:        "cpu.fma",
+			Description: "Floating-point throughput of a scalar float64 FMA loop on one core, then on all; the all-core figure's reference peak is perfect scaling of the single-core one.",
+			Parameters: []sdk.Parameter{
+				{Name: "duration", Type: sdk.Duration, Default: "1s", Unit: "s", Description: "Time spent on each of the two phases."},
+				threadsParam,
+			},
+			Units: []string{"{flop}/s"},
+		},
+	}}, nil
+}
+
+func (hostbench) Run(ctx context.Context, name string, p sdk.Params, emit func(sdk.Measurement) error) error {
+	threads := int(p.Int("threads"))
+	if threads < 0 {
+		return fmt.Errorf("threads must be 0 or more, got %d", threads)
+	}
+	if threads == 0 {
+		threads = cpus()
+	}
+	switch name {
+	case "memory.stream":
+		return runStream(ctx, p.Bytes("size"), p.Duration("duration"), threads, emit)
+	case "cpu.fma":
+		return runFMA(ctx, p.Duration("duration"), threads, emit)
+	}
+	return fmt.Errorf("unknown benchmark %q", name)
+}
+
+func main() { sdk.Serve(hostbench{}) }

@@ -1,0 +1,139 @@
+package sdk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	pb "github.com/acceltel/acceltel/plugins/sdk/proto/benchv1"
+)
+
+// HostConfig says how a host starts a plugin.
+type HostConfig struct {
+	Path string
+	Args []string
+	Env  []string // KEY=VALUE; the host's own environment is not passed on
+	// SHA256 is the hex digest the binary must have; required unless
+	// InsecureSkipChecksum, so a swapped binary is never run.
+	SHA256               string
+	InsecureSkipChecksum bool
+	StartTimeout         time.Duration // 0: go-plugin's default (1m)
+	Logger               hclog.Logger  // nil: discard the plugin's log
+}
+
+// Conn is a started plugin.
+type Conn struct {
+	client *plugin.Client
+	rpc    pb.BenchmarkPluginClient
+}
+
+// ErrChecksum is returned when the binary's digest is not the configured one.
+var ErrChecksum = errors.New("plugin checksum mismatch")
+
+// FileSHA256 returns the hex SHA-256 of a file.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Open starts the plugin at cfg.Path and completes the handshake (gRPC only,
+// AutoMTLS, checksum through go-plugin's SecureConfig).
+func Open(cfg HostConfig) (*Conn, error) {
+	var secure *plugin.SecureConfig
+	if !cfg.InsecureSkipChecksum {
+		want, err := hex.DecodeString(strings.ToLower(cfg.SHA256))
+		if err != nil || len(want) != sha256.Size {
+			return nil, fmt.Errorf("plugin %s: sha256 must be 64 hex digits (or set insecure_skip_checksum)", cfg.Path)
+		}
+		// Checked here too for an error that names both digests; go-plugin
+		// checks again right before exec.
+		got, err := FileSHA256(cfg.Path)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", cfg.Path, err)
+		}
+		if got != hex.EncodeToString(want) {
+			return nil, fmt.Errorf("%w: %s has sha256 %s, config expects %s", ErrChecksum, cfg.Path, got, cfg.SHA256)
+		}
+		secure = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	cmd := exec.Command(cfg.Path, cfg.Args...)
+	cmd.Env = cfg.Env
+	setParentDeathSignal(cmd)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{ProtocolVersion: {PluginName: &grpcPlugin{}}},
+		Cmd:              cmd,
+		SkipHostEnv:      true,
+		SecureConfig:     secure,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     cfg.StartTimeout,
+		Logger:           logger,
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("plugin %s: start: %w", cfg.Path, err)
+	}
+	raw, err := rpc.Dispense(PluginName)
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("plugin %s: %w", cfg.Path, err)
+	}
+	return &Conn{client: client, rpc: raw.(pb.BenchmarkPluginClient)}, nil
+}
+
+// Describe asks the plugin what it is.
+func (c *Conn) Describe(ctx context.Context) (Info, error) {
+	r, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return Info{}, err
+	}
+	return infoFromProto(r), nil
+}
+
+// Run runs one benchmark and calls emit for each measurement as it arrives.
+func (c *Conn) Run(ctx context.Context, benchmark string, params map[string]string, emit func(Measurement)) error {
+	stream, err := c.rpc.Run(ctx, &pb.RunRequest{Benchmark: benchmark, Parameters: params})
+	if err != nil {
+		return err
+	}
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		emit(measurementFromProto(m))
+	}
+}
+
+// Exited reports whether the plugin process has ended.
+func (c *Conn) Exited() bool { return c.client.Exited() }
+
+// Kill ends the plugin: gracefully if it answers, else by force after 2s.
+func (c *Conn) Kill() { c.client.Kill() }

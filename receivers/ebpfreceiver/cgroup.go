@@ -1,0 +1,84 @@
+package ebpfreceiver // import "github.com/acceltel/acceltel/receivers/ebpfreceiver"
+
+import (
+	"bufio"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+)
+
+// findCgroup2 returns the cgroup2 mount point from a mounts file, or "".
+func findCgroup2(mounts string) string {
+	f, err := os.Open(mounts)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 3 && fields[2] == "cgroup2" {
+			return fields[1]
+		}
+	}
+	return ""
+}
+
+// cgroupResolver maps a cgroup v2 id to its path. The id is the kernfs node
+// id, which cgroupfs exposes as the inode number of the cgroup's directory.
+type cgroupResolver struct {
+	root  string // cgroup2 mount, "" when there is none
+	paths map[uint64]string
+}
+
+func newCgroupResolver(root string) *cgroupResolver {
+	return &cgroupResolver{root: root, paths: map[uint64]string{}}
+}
+
+// refresh walks the hierarchy again; cgroups come and go with containers.
+func (r *cgroupResolver) refresh() {
+	if r.root == "" {
+		return
+	}
+	paths := make(map[uint64]string, len(r.paths))
+	_ = filepath.WalkDir(r.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			rel, _ := filepath.Rel(r.root, p)
+			paths[st.Ino] = "/" + strings.TrimPrefix(filepath.ToSlash(rel), ".")
+		}
+		return nil
+	})
+	r.paths = paths
+}
+
+var (
+	// The 64-hex container id as the last path element: docker-<id>.scope,
+	// cri-containerd-<id>.scope, crio-<id>.scope, libpod-<id>.scope (systemd
+	// driver) or a bare <id> (cgroupfs driver).
+	containerRe = regexp.MustCompile(`^(?:docker-|cri-containerd-|crio-|libpod-)?([0-9a-f]{64})(?:\.scope)?$`)
+	// pod<uid>, with dashes (cgroupfs) or underscores (systemd slice names).
+	podRe = regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$`)
+)
+
+// parseCgroupPath extracts the container id and pod UID a cgroup path names.
+func parseCgroupPath(p string) (containerID, podUID string) {
+	for _, el := range strings.Split(p, "/") {
+		if m := podRe.FindStringSubmatch(el); m != nil {
+			podUID = strings.ReplaceAll(m[1], "_", "-")
+		}
+	}
+	if m := containerRe.FindStringSubmatch(filepath.Base(p)); m != nil {
+		containerID = m[1]
+	}
+	return containerID, podUID
+}

@@ -1,0 +1,76 @@
+package ebpfreceiver // import "github.com/acceltel/acceltel/receivers/ebpfreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"go.opentelemetry.io/collector/scraper/scraperhelper"
+
+	"github.com/acceltel/acceltel/receivers/ebpfreceiver/internal/metadata"
+)
+
+// Attach methods, in the order the receiver tries them by default.
+const (
+	methodTPBTF = "tp_btf"
+	methodRawTP = "raw_tp"
+)
+
+// SignalConfig switches one family of BPF measurements.
+type SignalConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+}
+
+// Config is the configuration of the ebpf receiver.
+type Config struct {
+	scraperhelper.ControllerConfig `mapstructure:",squash"`
+	metadata.MetricsBuilderConfig  `mapstructure:",squash"`
+
+	// RootPath is the host filesystem root, as in hostmetrics ("/hostfs" in a
+	// DaemonSet); the cgroup2 mount is looked up in <root_path>/proc/1/mounts.
+	RootPath string `mapstructure:"root_path"`
+
+	// CgroupPath is the cgroup v2 mount; empty means found in the mount table,
+	// since hybrid hosts mount it at /sys/fs/cgroup/unified.
+	CgroupPath string `mapstructure:"cgroup_path"`
+
+	// AttachMethods are tried in order for each program. A classic tracepoint
+	// is not offered: it passes pids, not task pointers, so the next task's
+	// cgroup cannot be read from it.
+	AttachMethods []string `mapstructure:"attach_methods"`
+
+	RunQueue SignalConfig `mapstructure:"runqueue"`
+	OffCPU   SignalConfig `mapstructure:"offcpu"`
+	BlockIO  SignalConfig `mapstructure:"blockio"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// Validate checks the configuration.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if cfg.RootPath != "" && !filepath.IsAbs(cfg.RootPath) {
+		errs = append(errs, fmt.Errorf("root_path must be absolute, got %q", cfg.RootPath))
+	}
+	if cfg.CgroupPath != "" && !filepath.IsAbs(cfg.CgroupPath) {
+		errs = append(errs, fmt.Errorf("cgroup_path must be absolute, got %q", cfg.CgroupPath))
+	}
+	if len(cfg.AttachMethods) == 0 {
+		errs = append(errs, errors.New("attach_methods must name at least one of tp_btf, raw_tp"))
+	}
+	seen := map[string]bool{}
+	for _, m := range cfg.AttachMethods {
+		if m != methodTPBTF && m != methodRawTP {
+			errs = append(errs, fmt.Errorf("attach_methods: unknown method %q (want tp_btf or raw_tp)", m))
+		}
+		if seen[m] {
+			errs = append(errs, fmt.Errorf("attach_methods: %q listed twice", m))
+		}
+		seen[m] = true
+	}
+	if !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled && !cfg.BlockIO.Enabled {
+		errs = append(errs, errors.New("enable at least one of runqueue, offcpu, blockio"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,57 @@
+package ebpfreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	tests := []struct {
+		id      string
+		check   func(*testing.T, *Config)
+		wantErr string
+	}{
+		{id: "ebpf", check: func(t *testing.T, c *Config) {
+			assert.Equal(t, createDefaultConfig(), c)
+		}},
+		{id: "ebpf/daemonset", check: func(t *testing.T, c *Config) {
+			assert.Equal(t, "/hostfs", c.RootPath)
+			assert.Equal(t, 30*time.Second, c.CollectionInterval)
+			assert.Equal(t, []string{"raw_tp"}, c.AttachMethods)
+			assert.True(t, c.RunQueue.Enabled)
+			assert.False(t, c.OffCPU.Enabled)
+			assert.False(t, c.BlockIO.Enabled)
+		}},
+		{id: "ebpf/cgroup", check: func(t *testing.T, c *Config) {
+			assert.Equal(t, "/sys/fs/cgroup/unified", c.CgroupPath)
+		}},
+		{id: "ebpf/relative", wantErr: `root_path must be absolute, got "hostfs"`},
+		{id: "ebpf/badmethod", wantErr: `attach_methods: unknown method "kprobe"`},
+		{id: "ebpf/nomethod", wantErr: "attach_methods must name at least one"},
+		{id: "ebpf/nothing", wantErr: "enable at least one of runqueue, offcpu, blockio"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id)
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, cfg.(*Config))
+		})
+	}
+}

@@ -1,0 +1,254 @@
+//go:build linux
+
+package ebpfreceiver // import "github.com/acceltel/acceltel/receivers/ebpfreceiver"
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// hook is one tracepoint and the two programs that can serve it.
+type hook struct {
+	tracepoint string
+	progs      map[string]string // attach method -> program name
+	signal     int               // which config switch needs it
+}
+
+const (
+	sigRunQueue = iota // run-queue latency only
+	sigSched           // run-queue latency or off-CPU time
+	sigBlockIO
+)
+
+var hooks = []hook{
+	{tracepoint: "sched_wakeup", signal: sigRunQueue, progs: map[string]string{methodTPBTF: "sched_wakeup_btf", methodRawTP: "sched_wakeup_raw"}},
+	{tracepoint: "sched_wakeup_new", signal: sigRunQueue, progs: map[string]string{methodTPBTF: "sched_wakeup_new_btf", methodRawTP: "sched_wakeup_new_raw"}},
+	{tracepoint: "sched_switch", signal: sigSched, progs: map[string]string{methodTPBTF: "sched_switch_btf", methodRawTP: "sched_switch_raw"}},
+	{tracepoint: "block_rq_issue", signal: sigBlockIO, progs: map[string]string{methodTPBTF: "block_rq_issue_btf", methodRawTP: "block_rq_issue_raw"}},
+	{tracepoint: "block_rq_complete", signal: sigBlockIO, progs: map[string]string{methodTPBTF: "block_rq_complete_btf", methodRawTP: "block_rq_complete_raw"}},
+}
+
+// attachedProg is a program in the kernel and the link that keeps it attached.
+type attachedProg struct {
+	name, tracepoint, method string
+	prog                     *ebpf.Program
+	link                     link.Link
+}
+
+// probe is the loaded BPF object: shared maps and one program per hook.
+type probe struct {
+	maps    map[string]*ebpf.Map
+	progs   []attachedProg
+	stats   io.Closer // BPF run-time statistics, nil where not allowed
+	skipped string    // why an attach method was ruled out before trying
+}
+
+func loadProbe(cfg *Config) (_ *probe, err error) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, errNoBTF
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; needs CAP_SYS_RESOURCE.
+	_ = rlimit.RemoveMemlock()
+
+	spec, err := loadSched()
+	if err != nil {
+		return nil, fmt.Errorf("parse BPF object: %w", err)
+	}
+	if err := spec.Variables["enable_runq"].Set(cfg.RunQueue.Enabled); err != nil {
+		return nil, err
+	}
+	if err := spec.Variables["enable_offcpu"].Set(cfg.OffCPU.Enabled); err != nil {
+		return nil, err
+	}
+
+	p := &probe{maps: map[string]*ebpf.Map{}}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	methods := cfg.AttachMethods
+	for name, ms := range spec.Maps {
+		if strings.HasPrefix(name, ".") { // .rodata and friends: per program
+			continue
+		}
+		m, err := ebpf.NewMap(ms)
+		if err != nil && name == "task_store" {
+			// Task storage for tracing programs is Linux 5.11+; without it
+			// only the raw_tp bodies (pid-keyed) can run.
+			methods = slices.DeleteFunc(slices.Clone(methods), func(m string) bool { return m == methodTPBTF })
+			p.skipped = fmt.Sprintf("tp_btf: %v", explain(err))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create BPF map %s: %w", name, explain(err))
+		}
+		p.maps[name] = m
+	}
+	if len(methods) == 0 {
+		return nil, errors.New(p.skipped)
+	}
+	for _, h := range hooks {
+		switch {
+		case h.signal == sigRunQueue && !cfg.RunQueue.Enabled,
+			h.signal == sigSched && !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled,
+			h.signal == sigBlockIO && !cfg.BlockIO.Enabled:
+			continue
+		}
+		ap, err := attachHook(spec, h, methods, p.maps)
+		if err != nil {
+			return nil, err
+		}
+		p.progs = append(p.progs, ap)
+	}
+	// Run-time statistics cost two clock reads per event; they are what the
+	// acceltel.ebpf.program.* metrics report. Refused without CAP_SYS_ADMIN.
+	if c, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+		p.stats = c
+	}
+	return p, nil
+}
+
+// attachHook tries the configured attach methods in order and keeps the first
+// that both loads and attaches.
+func attachHook(spec *ebpf.CollectionSpec, h hook, methods []string, shared map[string]*ebpf.Map) (attachedProg, error) {
+	var errs []error
+	for _, m := range methods {
+		name := h.progs[m]
+		ap, err := loadOne(spec, name, shared)
+		if err == nil {
+			ap.tracepoint, ap.method = h.tracepoint, m
+			if m == methodTPBTF {
+				ap.link, err = link.AttachTracing(link.TracingOptions{Program: ap.prog})
+			} else {
+				ap.link, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: h.tracepoint, Program: ap.prog})
+			}
+			if err == nil {
+				return ap, nil
+			}
+			ap.prog.Close()
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", m, explain(err)))
+	}
+	return attachedProg{}, fmt.Errorf("attach %s: %w", h.tracepoint, errors.Join(errs...))
+}
+
+// loadOne loads one program of spec against the already created maps; the
+// other programs of the object stay out of the kernel.
+func loadOne(spec *ebpf.CollectionSpec, name string, shared map[string]*ebpf.Map) (attachedProg, error) {
+	cs := spec.Copy()
+	for n := range cs.Programs {
+		if n != name {
+			delete(cs.Programs, n)
+		}
+	}
+	for n := range cs.Maps {
+		if _, ok := shared[n]; !ok && n[0] != '.' {
+			delete(cs.Maps, n)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{MapReplacements: shared})
+	if err != nil {
+		return attachedProg{}, err
+	}
+	defer coll.Close()
+	return attachedProg{name: name, prog: coll.DetachProgram(name)}, nil
+}
+
+// Close detaches and unloads everything; safe on a partly loaded probe.
+func (p *probe) Close() error {
+	var errs []error
+	for _, ap := range p.progs {
+		if ap.link != nil {
+			errs = append(errs, ap.link.Close())
+		}
+		errs = append(errs, ap.prog.Close())
+	}
+	p.progs = nil
+	if p.stats != nil {
+		errs = append(errs, p.stats.Close())
+		p.stats = nil
+	}
+	for _, m := range p.maps {
+		errs = append(errs, m.Close())
+	}
+	p.maps = nil
+	return errors.Join(errs...)
+}
+
+// readHists calls fn for every (cgroup, kind) histogram in the kernel map.
+func (p *probe) readHists(fn func(k *schedHistKey, h *schedHist)) error {
+	var (
+		k schedHistKey
+		h schedHist
+	)
+	it := p.maps["hists"].Iterate()
+	for it.Next(&k, &h) {
+		fn(&k, &h)
+	}
+	return it.Err()
+}
+
+// readBio calls fn for every (disk, operation) block IO histogram.
+func (p *probe) readBio(fn func(k *schedBioKey, h *schedBioHist)) error {
+	var (
+		k schedBioKey
+		h schedBioHist
+	)
+	it := p.maps["bio_hists"].Iterate()
+	for it.Next(&k, &h) {
+		fn(&k, &h)
+	}
+	return it.Err()
+}
+
+func (p *probe) dropped() uint64 {
+	var v uint64
+	_ = p.maps["dropped"].Lookup(uint32(0), &v)
+	return v
+}
+
+// progStats is the run count and run time of one attached program.
+type progStats struct {
+	name, method string
+	runs         uint64
+	runTimeNs    uint64
+}
+
+func (p *probe) programStats() []progStats {
+	if p.stats == nil {
+		return nil
+	}
+	out := make([]progStats, 0, len(p.progs))
+	for _, ap := range p.progs {
+		st, err := ap.prog.Stats()
+		if err != nil {
+			continue
+		}
+		out = append(out, progStats{name: ap.name, method: ap.method, runs: st.RunCount, runTimeNs: uint64(st.Runtime)})
+	}
+	return out
+}
+
+// attachMethods lists (tracepoint, attach method) of every attached program.
+func (p *probe) attachMethods() [][2]string {
+	out := make([][2]string, 0, len(p.progs))
+	for _, ap := range p.progs {
+		out = append(out, [2]string{ap.tracepoint, ap.method})
+	}
+	return out
+}
+
+func (p *probe) hasStats() bool   { return p.stats != nil }
+func (p *probe) ruledOut() string { return p.skipped }
+
+func (p *probe) deleteHist(k *schedHistKey) { _ = p.maps["hists"].Delete(k) }

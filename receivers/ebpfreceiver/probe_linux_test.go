@@ -1,0 +1,296 @@
+//go:build linux
+
+package ebpfreceiver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"golang.org/x/sys/unix"
+
+	"github.com/acceltel/acceltel/receivers/ebpfreceiver/internal/metadata"
+)
+
+// The busy child: re-executed test binary that runs more spinning threads
+// than CPUs, so that they preempt each other and wait in the run queue. In
+// init, since the generated TestMain is taken.
+func init() {
+	if os.Getenv("ACCELTEL_EBPF_BUSY") == "1" {
+		n := 4 * runtime.NumCPU()
+		runtime.GOMAXPROCS(n)
+		stop := time.Now().Add(time.Second)
+		done := make(chan struct{})
+		for range n {
+			go func() {
+				runtime.LockOSThread()
+				for time.Now().Before(stop) {
+				}
+				done <- struct{}{}
+			}()
+		}
+		for range n {
+			<-done
+		}
+		os.Exit(0)
+	}
+}
+
+func needRoot(t testing.TB) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root (or CAP_BPF, CAP_PERFMON); CI runs these as root")
+	}
+}
+
+// mkCgroup creates a cgroup v2 under the cgroup2 mount and returns its path and id.
+func mkCgroup(t *testing.T, name string) (string, uint64) {
+	root := findCgroup2("/proc/self/mounts")
+	require.NotEmpty(t, root, "no cgroup2 mount in /proc/self/mounts")
+	dir := filepath.Join(root, name+"-"+strconv.Itoa(os.Getpid()))
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() { _ = os.Remove(dir) })
+	var st syscall.Stat_t
+	require.NoError(t, syscall.Stat(dir, &st))
+	return dir, st.Ino
+}
+
+// runBusyIn runs the busy child inside the cgroup (clone3 CLONE_INTO_CGROUP).
+func runBusyIn(t *testing.T, dir string) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ACCELTEL_EBPF_BUSY=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+}
+
+func findCgroupResource(md pmetric.Metrics, id uint64) (pmetric.ResourceMetrics, bool) {
+	for i := range md.ResourceMetrics().Len() {
+		rm := md.ResourceMetrics().At(i)
+		if v, ok := rm.Resource().Attributes().Get("acceltel.cgroup.id"); ok && v.Int() == int64(id) {
+			return rm, true
+		}
+	}
+	return pmetric.ResourceMetrics{}, false
+}
+
+func metricByName(rm pmetric.ResourceMetrics, name string) (pmetric.Metric, bool) {
+	ms := rm.ScopeMetrics().At(0).Metrics()
+	for i := range ms.Len() {
+		if ms.At(i).Name() == name {
+			return ms.At(i), true
+		}
+	}
+	return pmetric.Metric{}, false
+}
+
+// checkBuckets checks that the mean (from the independent sum) lies within the
+// populated buckets, which tests the BPF bucketing against plain arithmetic.
+func checkBuckets(t *testing.T, dp pmetric.ExponentialHistogramDataPoint) {
+	base := 1.0
+	for range 4 {
+		base *= 1.189207115002721 // 2^(1/4)
+	}
+	require.Greater(t, dp.Count(), uint64(0))
+	mean := dp.Sum() / float64(dp.Count())
+	lo := pow2q(int(dp.Positive().Offset()))
+	hi := pow2q(int(dp.Positive().Offset()) + dp.Positive().BucketCounts().Len())
+	if dp.ZeroCount() > 0 {
+		lo = 0
+	}
+	assert.GreaterOrEqual(t, mean, lo*0.999, "mean below the lowest bucket")
+	assert.LessOrEqual(t, mean, hi*1.001, "mean above the highest bucket")
+}
+
+// pow2q is 2^(i/4), the lower bound of bucket i at scale 2.
+func pow2q(i int) float64 {
+	v := 1.0
+	for ; i < 0; i += 4 {
+		v /= 2
+	}
+	for ; i >= 4; i -= 4 {
+		v *= 2
+	}
+	for ; i > 0; i-- {
+		v *= 1.189207115002721
+	}
+	return v
+}
+
+// directIO writes and reads back n 4 KiB blocks with O_DIRECT|O_DSYNC, so
+// that each one is a block request; it returns the bytes of each direction.
+func directIO(t *testing.T, n int) int {
+	const blk = 4096
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "direct"), os.O_RDWR|os.O_CREATE|unix.O_DIRECT|unix.O_DSYNC, 0o600)
+	require.NoError(t, err)
+	defer f.Close()
+	// O_DIRECT needs an aligned buffer: an anonymous mapping is page-aligned.
+	buf, err := unix.Mmap(-1, 0, blk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	require.NoError(t, err)
+	defer unix.Munmap(buf) //nolint:errcheck
+	for i := range n {
+		buf[0] = byte(i)
+		_, err := f.WriteAt(buf, int64(i*blk))
+		require.NoError(t, err)
+	}
+	for i := range n {
+		_, err := f.ReadAt(buf, int64(i*blk))
+		require.NoError(t, err)
+	}
+	return n * blk
+}
+
+// blockIOCounts sums, over disks, the requests and bytes of one operation.
+func blockIOCounts(md pmetric.Metrics, op string) (reqs uint64, bytes int64) {
+	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for i := range ms.Len() {
+		m := ms.At(i)
+		switch m.Name() {
+		case metricBlockIO:
+			for j := range m.ExponentialHistogram().DataPoints().Len() {
+				dp := m.ExponentialHistogram().DataPoints().At(j)
+				if v, _ := dp.Attributes().Get("acceltel.blockio.operation"); v.Str() == op {
+					reqs += dp.Count()
+				}
+			}
+		case "acceltel.ebpf.blockio.io":
+			for j := range m.Sum().DataPoints().Len() {
+				dp := m.Sum().DataPoints().At(j)
+				if v, _ := dp.Attributes().Get("acceltel.blockio.operation"); v.Str() == op {
+					bytes += dp.IntValue()
+				}
+			}
+		}
+	}
+	return reqs, bytes
+}
+
+func TestRealLoad(t *testing.T) {
+	for _, methods := range [][]string{{methodTPBTF, methodRawTP}, {methodRawTP}} {
+		t.Run(methods[0], func(t *testing.T) {
+			needRoot(t)
+			busyDir, busyID := mkCgroup(t, "acceltel-busy")
+			_, idleID := mkCgroup(t, "acceltel-idle")
+
+			cfg := createDefaultConfig().(*Config)
+			cfg.AttachMethods = methods
+			s := newScraper(cfg, receivertest.NewNopSettings(metadata.Type), loadProbe)
+			host := &statusHost{}
+			require.NoError(t, s.start(context.Background(), host))
+			require.NotNil(t, s.probe, "probe did not load; see the log")
+			var ids []ebpf.ProgramID
+			for _, ap := range s.probe.progs {
+				assert.Equal(t, methods[0], ap.method, ap.name)
+				info, err := ap.prog.Info()
+				require.NoError(t, err)
+				id, _ := info.ID()
+				ids = append(ids, id)
+			}
+			assert.Len(t, ids, 5)
+
+			runBusyIn(t, busyDir)
+			const blocks = 64
+			ioBytes := directIO(t, blocks)
+			md, err := s.scrape(context.Background())
+			require.NoError(t, err)
+
+			_, found := findCgroupResource(md, idleID)
+			assert.False(t, found, "the idle cgroup has histograms")
+			rm, found := findCgroupResource(md, busyID)
+			require.True(t, found, "no histograms for the busy cgroup")
+			path, _ := rm.Resource().Attributes().Get("acceltel.cgroup.path")
+			assert.Equal(t, "/"+filepath.Base(busyDir), path.Str())
+
+			runq, ok := metricByName(rm, metricRunQueue)
+			require.True(t, ok)
+			dp := runq.ExponentialHistogram().DataPoints().At(0)
+			// 4×CPUs threads spinning 1 s with ~ms time slices: hundreds of waits at least.
+			assert.Greater(t, dp.Count(), uint64(100))
+			mean := dp.Sum() / float64(dp.Count())
+			assert.Greater(t, mean, 1e-6, "mean run-queue wait implausibly short")
+			assert.Less(t, mean, 1.0, "mean run-queue wait implausibly long")
+			checkBuckets(t, dp)
+			t.Logf("busy cgroup: %d run-queue waits, mean %.1f µs", dp.Count(), mean*1e6)
+
+			off, ok := metricByName(rm, metricOffCPU)
+			require.True(t, ok)
+			var preempted uint64
+			for i := range off.ExponentialHistogram().DataPoints().Len() {
+				p := off.ExponentialHistogram().DataPoints().At(i)
+				checkBuckets(t, p)
+				if r, _ := p.Attributes().Get(attrOffReason); r.Str() == "preempted" {
+					preempted = p.Count()
+				}
+			}
+			// Every preemption is an off-CPU interval and a run-queue wait.
+			assert.Greater(t, preempted, uint64(50))
+			assert.LessOrEqual(t, preempted, dp.Count())
+
+			// Other processes write too, so at least ours; bytes may be merged
+			// into fewer, larger requests but not fewer bytes.
+			for _, op := range []string{"read", "write"} {
+				reqs, bytes := blockIOCounts(md, op)
+				assert.GreaterOrEqual(t, bytes, int64(ioBytes), op)
+				assert.GreaterOrEqual(t, reqs, uint64(blocks), op) // synchronous: none merge
+				t.Logf("block IO %s: %d requests, %d bytes", op, reqs, bytes)
+			}
+			bio, ok := metricByName(md.ResourceMetrics().At(0), metricBlockIO)
+			require.True(t, ok)
+			for i := range bio.ExponentialHistogram().DataPoints().Len() {
+				checkBuckets(t, bio.ExponentialHistogram().DataPoints().At(i))
+			}
+
+			require.NoError(t, s.shutdown(context.Background()))
+			// The kernel frees a program after an RCU grace period once its
+			// last link and fd are closed; a leaked link would keep it forever.
+			for _, id := range ids {
+				assert.Eventually(t, func() bool {
+					p, err := ebpf.NewProgramFromID(id)
+					if err == nil {
+						p.Close()
+					}
+					return errors.Is(err, os.ErrNotExist)
+				}, 5*time.Second, 10*time.Millisecond, "program %d still loaded after shutdown", id)
+			}
+		})
+	}
+}
+
+// Drop every capability on one OS thread and load there: the kernel refuses,
+// and the error names what is missing.
+func TestRealMissingPrivilege(t *testing.T) {
+	needRoot(t)
+	errc := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with its caps
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capset(&hdr, &data[0]); err != nil {
+			errc <- err
+			return
+		}
+		p, err := loadProbe(createDefaultConfig().(*Config))
+		if p != nil {
+			p.Close()
+		}
+		errc <- err
+	}()
+	err := <-errc
+	require.Error(t, err)
+	assert.ErrorIs(t, err, os.ErrPermission)
+	assert.Contains(t, err.Error(), "CAP_BPF")
+}

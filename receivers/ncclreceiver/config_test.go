@@ -1,0 +1,52 @@
+package ncclreceiver
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	tests := []struct {
+		id      string
+		check   func(*testing.T, *Config)
+		wantErr string
+	}{
+		{id: "nccl", check: func(t *testing.T, c *Config) {
+			assert.Equal(t, createDefaultConfig(), c)
+		}},
+		{id: "nccl/custom", check: func(t *testing.T, c *Config) {
+			assert.Equal(t, "/var/run/acceltel/nccl-job.sock", c.SocketPath)
+			assert.Equal(t, "/hostfs", c.RootPath)
+			assert.Equal(t, 30*time.Second, c.CollectionInterval)
+			assert.Equal(t, time.Hour, c.ProcessTTL)
+			assert.True(t, c.Histograms.OperationDuration)
+			assert.False(t, c.Histograms.OperationBusBandwidth)
+			assert.False(t, c.Metrics.NcclOperationBytes.Enabled)
+		}},
+		{id: "nccl/relative", wantErr: `socket_path must be an absolute path, got "run/nccl.sock"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id)
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, cfg.(*Config))
+		})
+	}
+}
