@@ -133,7 +133,7 @@ func printMeasurements(cmd *cobra.Command, ms []sdk.Measurement) {
 		}
 		fmt.Fprintf(w, "%s\t%.4g\t%s\t%s\t%s\t%s\n", m.Name, m.Value, m.Unit, eff, m.Duration.Round(time.Millisecond), strings.Join(attrs, " "))
 	}
-	w.Flush()
+	_ = w.Flush() // the command's own output: nothing to do on failure
 }
 
 func printBenchmarks(cmd *cobra.Command, info sdk.Info) error {

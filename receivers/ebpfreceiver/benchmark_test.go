@@ -35,7 +35,7 @@ func pingPong(b *testing.B, n int) float64 {
 	var old unix.CPUSet
 	_ = unix.SchedGetaffinity(0, &old)
 	_ = unix.SchedSetaffinity(0, &set)
-	defer unix.SchedSetaffinity(0, &old) //nolint:errcheck
+	defer unix.SchedSetaffinity(0, &old)
 	start := time.Now()
 	for range n {
 		ping <- struct{}{}
@@ -96,7 +96,7 @@ func BenchmarkScrape(b *testing.B) {
 	if err := s.start(context.Background(), &statusHost{}); err != nil || s.probe == nil {
 		b.Fatal("probe did not load", err)
 	}
-	defer s.shutdown(context.Background()) //nolint:errcheck
+	defer s.shutdown(context.Background())
 	time.Sleep(200 * time.Millisecond)
 	md, _ := s.scrape(context.Background())
 	b.ReportAllocs()

@@ -73,7 +73,7 @@ func loadProbe(cfg *Config) (_ *probe, err error) {
 	p := &probe{maps: map[string]*ebpf.Map{}}
 	defer func() {
 		if err != nil {
-			p.Close()
+			_ = p.Close() // already failing: the load error is the one to report
 		}
 	}()
 	methods := cfg.AttachMethods
@@ -135,7 +135,7 @@ func attachHook(spec *ebpf.CollectionSpec, h hook, methods []string, shared map[
 			if err == nil {
 				return ap, nil
 			}
-			ap.prog.Close()
+			_ = ap.prog.Close() // this attach method failed; the next one is tried
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", m, explain(err)))
 	}

@@ -141,7 +141,7 @@ func directIO(t *testing.T, n int) int {
 	// O_DIRECT needs an aligned buffer: an anonymous mapping is page-aligned.
 	buf, err := unix.Mmap(-1, 0, blk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	require.NoError(t, err)
-	defer unix.Munmap(buf) //nolint:errcheck
+	defer unix.Munmap(buf)
 	for i := range n {
 		buf[0] = byte(i)
 		_, err := f.WriteAt(buf, int64(i*blk))

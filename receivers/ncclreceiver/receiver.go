@@ -81,7 +81,7 @@ func listen(path string) (*net.UnixConn, error) {
 			return nil, fmt.Errorf("%s exists and is not a socket", path)
 		}
 		if c, err := net.Dial("unixgram", path); err == nil {
-			c.Close()
+			_ = c.Close() // only a probe
 			return nil, fmt.Errorf("%s is in use by another process", path)
 		}
 		if err := os.Remove(path); err != nil {
@@ -95,7 +95,7 @@ func listen(path string) (*net.UnixConn, error) {
 	// Training jobs run as other users than the collector; any local process
 	// may send, and the kernel-given pid, not the record, says who did.
 	if err := os.Chmod(path, 0o666); err != nil {
-		conn.Close()
+		_ = conn.Close() // already failing
 		return nil, fmt.Errorf("chmod socket: %w", err)
 	}
 	_ = conn.SetReadBuffer(8 << 20) // absorb bursts; the plugin drops rather than waits
@@ -108,7 +108,7 @@ func listen(path string) (*net.UnixConn, error) {
 		}
 	}
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // already failing
 		return nil, fmt.Errorf("SO_PASSCRED: %w", err)
 	}
 	return conn, nil
