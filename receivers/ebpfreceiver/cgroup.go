@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 )
@@ -59,26 +58,4 @@ func (r *cgroupResolver) refresh() {
 		return nil
 	})
 	r.paths = paths
-}
-
-var (
-	// The 64-hex container id as the last path element: docker-<id>.scope,
-	// cri-containerd-<id>.scope, crio-<id>.scope, libpod-<id>.scope (systemd
-	// driver) or a bare <id> (cgroupfs driver).
-	containerRe = regexp.MustCompile(`^(?:docker-|cri-containerd-|crio-|libpod-)?([0-9a-f]{64})(?:\.scope)?$`)
-	// pod<uid>, with dashes (cgroupfs) or underscores (systemd slice names).
-	podRe = regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})(?:\.slice)?$`)
-)
-
-// parseCgroupPath extracts the container id and pod UID a cgroup path names.
-func parseCgroupPath(p string) (containerID, podUID string) {
-	for _, el := range strings.Split(p, "/") {
-		if m := podRe.FindStringSubmatch(el); m != nil {
-			podUID = strings.ReplaceAll(m[1], "_", "-")
-		}
-	}
-	if m := containerRe.FindStringSubmatch(filepath.Base(p)); m != nil {
-		containerID = m[1]
-	}
-	return containerID, podUID
 }

@@ -10,31 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseCgroupPath(t *testing.T) {
-	const id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	tests := []struct {
-		name, path, container, pod string
-	}{
-		{"containerd systemd", "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_0000_1111_2222_333344445555.slice/cri-containerd-" + id + ".scope", id, "1b2c3d4e-0000-1111-2222-333344445555"},
-		{"crio systemd", "/kubepods.slice/kubepods-pod1b2c3d4e_0000_1111_2222_333344445555.slice/crio-" + id + ".scope", id, "1b2c3d4e-0000-1111-2222-333344445555"},
-		{"cgroupfs driver", "/kubepods/besteffort/pod1b2c3d4e-0000-1111-2222-333344445555/" + id, id, "1b2c3d4e-0000-1111-2222-333344445555"},
-		{"pod slice itself", "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_0000_1111_2222_333344445555.slice", "", "1b2c3d4e-0000-1111-2222-333344445555"},
-		{"docker systemd", "/system.slice/docker-" + id + ".scope", id, ""},
-		{"docker cgroupfs", "/docker/" + id, id, ""},
-		{"podman", "/machine.slice/libpod-" + id + ".scope", id, ""},
-		{"systemd service", "/system.slice/sshd.service", "", ""},
-		{"root", "/", "", ""},
-		{"short hex is no container", "/docker/0123456789ab", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, p := parseCgroupPath(tt.path)
-			assert.Equal(t, tt.container, c)
-			assert.Equal(t, tt.pod, p)
-		})
-	}
-}
-
 func TestFindCgroup2(t *testing.T) {
 	dir := t.TempDir()
 	mounts := filepath.Join(dir, "mounts")

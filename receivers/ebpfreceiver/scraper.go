@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.uber.org/zap"
 
+	"github.com/acceltel/acceltel/internal/attribution"
 	"github.com/acceltel/acceltel/receivers/ebpfreceiver/internal/metadata"
 )
 
@@ -184,7 +185,8 @@ func (s *ebpfScraper) appendHistograms(md pmetric.Metrics, now pcommon.Timestamp
 			}
 			if path, found := s.cgroups.paths[id]; found {
 				info.path = path
-				info.containerID, info.podUID = parseCgroupPath(path)
+				o := attribution.ParseCgroupPath(path)
+				info.containerID, info.podUID = o.ContainerID, o.PodUID
 				s.infos[id] = info
 			} else if s.cgroups.root != "" {
 				// Gone, or created after the walk: delete only when it was

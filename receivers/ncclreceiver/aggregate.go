@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/acceltel/acceltel/internal/attribution"
 )
 
 // busBWFactor is the nccl-tests factor from algorithm bandwidth to bus
@@ -107,7 +109,7 @@ type series struct {
 type proc struct {
 	series   map[seriesKey]*series
 	dropped  uint32 // plugin's own count, as last reported
-	owner    owner
+	owner    attribution.Owner
 	lastSeen time.Time
 }
 
@@ -123,7 +125,7 @@ func newState() *state {
 }
 
 // add folds the records of one datagram from pid into the state.
-func (s *state) add(pid int32, recs []record, dropped uint32, now time.Time, attribute func(int32) owner) {
+func (s *state) add(pid int32, recs []record, dropped uint32, now time.Time, attribute func(int32) attribution.Owner) {
 	var p *proc
 	var last procKey
 	for i := range recs {

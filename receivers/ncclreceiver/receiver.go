@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
+	"github.com/acceltel/acceltel/internal/attribution"
 	"github.com/acceltel/acceltel/receivers/ncclreceiver/internal/metadata"
 )
 
@@ -158,11 +159,11 @@ func (r *ncclReceiver) readLoop() {
 	}
 }
 
-func (r *ncclReceiver) owner(pid int32) owner {
+func (r *ncclReceiver) owner(pid int32) attribution.Owner {
 	if pid <= 0 {
-		return owner{}
+		return attribution.Owner{}
 	}
-	return readOwner(r.cfg.RootPath, uint32(pid))
+	return attribution.ProcessOwner(r.cfg.RootPath, uint32(pid))
 }
 
 func (r *ncclReceiver) shutdown(context.Context) error {
@@ -212,11 +213,11 @@ func (r *ncclReceiver) emitProc(k procKey, p *proc, ts pcommon.Timestamp) pmetri
 	rb := r.mb.NewResourceBuilder()
 	rb.SetProcessPid(int64(k.pid))
 	rb.SetNcclCudaDevice(int64(k.cudaDev))
-	if p.owner.containerID != "" {
-		rb.SetContainerID(p.owner.containerID)
+	if p.owner.ContainerID != "" {
+		rb.SetContainerID(p.owner.ContainerID)
 	}
-	if p.owner.podUID != "" {
-		rb.SetK8sPodUID(p.owner.podUID)
+	if p.owner.PodUID != "" {
+		rb.SetK8sPodUID(p.owner.PodUID)
 	}
 	res := rb.Emit()
 	r.mb.RecordAcceltelNcclRecordsDroppedDataPoint(ts, int64(p.dropped))

@@ -7,6 +7,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/acceltel/acceltel/internal/attribution"
 	"github.com/acceltel/acceltel/receivers/nvmlreceiver/internal/metadata"
 )
 
@@ -58,18 +59,18 @@ func (s *nvmlScraper) scrapeProcesses(g *gpu, gpuRes pcommon.Resource, ts pcommo
 		seen[p.Pid] = true
 		o, ok := s.owners[p.Pid]
 		if !ok {
-			o = readOwner(s.cfg.RootPath, p.Pid)
+			o = attribution.ProcessOwner(s.cfg.RootPath, p.Pid)
 			s.owners[p.Pid] = o
 		}
 		res := pcommon.NewResource()
 		gpuRes.CopyTo(res)
 		attrs := res.Attributes()
 		attrs.PutInt("process.pid", int64(p.Pid))
-		if o.containerID != "" && s.cfg.ResourceAttributes.ContainerID.Enabled {
-			attrs.PutStr("container.id", o.containerID)
+		if o.ContainerID != "" && s.cfg.ResourceAttributes.ContainerID.Enabled {
+			attrs.PutStr("container.id", o.ContainerID)
 		}
-		if o.podUID != "" && s.cfg.ResourceAttributes.K8sPodUID.Enabled {
-			attrs.PutStr("k8s.pod.uid", o.podUID)
+		if o.PodUID != "" && s.cfg.ResourceAttributes.K8sPodUID.Enabled {
+			attrs.PutStr("k8s.pod.uid", o.PodUID)
 		}
 		// NVML reports no memory for a process under some hypervisors and
 		// in MIG mode without privileges (NVML_VALUE_NOT_AVAILABLE).

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 	"go.uber.org/zap"
 
+	"github.com/acceltel/acceltel/internal/attribution"
 	"github.com/acceltel/acceltel/receivers/nvmlreceiver/internal/metadata"
 )
 
@@ -41,7 +42,7 @@ type nvmlScraper struct {
 	available bool
 	xid       *xidWatcher
 	pods      *podCache
-	owners    map[uint32]owner // pid → cgroup owner, for live GPU processes
+	owners    map[uint32]attribution.Owner // pid → cgroup owner, for live GPU processes
 	seen      map[uint32]bool
 	mu        sync.Mutex // serialises scrape with shutdown
 }
@@ -52,7 +53,7 @@ func newScraper(cfg *Config, set receiver.Settings, open func(string) nvml.Inter
 		logger: set.Logger,
 		mb:     metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		open:   open,
-		owners: map[uint32]owner{},
+		owners: map[uint32]attribution.Owner{},
 		seen:   map[uint32]bool{},
 	}
 }

@@ -1,8 +1,7 @@
-package ncclreceiver // import "github.com/acceltel/acceltel/receivers/ncclreceiver"
-
-// A copy of the nvml receiver's cgroup reader: the shared internal/ home the
-// design names for pid→cgroup→pod attribution does not exist yet, and this
-// change may only touch the nccl directories. Move both there together.
+// Package attribution says which container and pod a process or a cgroup
+// belongs to, from the cgroup paths container runtimes and the kubelet create.
+// The nvml, nccl and ebpf receivers share it.
+package attribution // import "github.com/acceltel/acceltel/internal/attribution"
 
 import (
 	"bufio"
@@ -12,21 +11,22 @@ import (
 	"strings"
 )
 
-// owner is what a process's cgroup says about who runs it.
-type owner struct {
-	containerID string
-	podUID      string
+// Owner is what a process's cgroup says about who runs it; empty fields are unknown.
+type Owner struct {
+	ContainerID string
+	PodUID      string
 }
 
-// readOwner reads <root>/proc/<pid>/cgroup. A process that is gone or not
+// ProcessOwner reads <root>/proc/<pid>/cgroup, root being the host
+// filesystem root (hostmetrics' root_path: "/hostfs" in a DaemonSet). A process that is gone or not
 // in a container is no error: it simply has no owner.
-func readOwner(root string, pid uint32) owner {
+func ProcessOwner(root string, pid uint32) Owner {
 	f, err := os.Open(filepath.Join(root, "proc", strconv.FormatUint(uint64(pid), 10), "cgroup"))
 	if err != nil {
-		return owner{}
+		return Owner{}
 	}
 	defer func() { _ = f.Close() }() // read-only
-	var o owner
+	var o Owner
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// hierarchy-ID:controllers:path; cgroup v2 has one line "0::/path".
@@ -34,9 +34,9 @@ func readOwner(root string, pid uint32) owner {
 		if len(parts) != 3 {
 			continue
 		}
-		if got := parseCgroupPath(parts[2]); got.containerID != "" || got.podUID != "" {
+		if got := ParseCgroupPath(parts[2]); got.ContainerID != "" || got.PodUID != "" {
 			o = got
-			if o.containerID != "" {
+			if o.ContainerID != "" {
 				break
 			}
 		}
@@ -44,19 +44,20 @@ func readOwner(root string, pid uint32) owner {
 	return o
 }
 
-// parseCgroupPath understands the cgroupfs layout
+// ParseCgroupPath understands the cgroupfs layout
 // (/kubepods/burstable/pod<uid>/<id>) and the systemd one
 // (kubepods-burstable-pod<uid_with_underscores>.slice/cri-containerd-<id>.scope),
-// and plain Docker (/docker/<id>, docker-<id>.scope).
-func parseCgroupPath(path string) owner {
-	var o owner
+// CRI-O and Podman scopes (crio-<id>.scope, libpod-<id>.scope), and plain
+// Docker (/docker/<id>, docker-<id>.scope).
+func ParseCgroupPath(path string) Owner {
+	var o Owner
 	for _, seg := range strings.Split(path, "/") {
 		seg = strings.TrimSuffix(strings.TrimSuffix(seg, ".scope"), ".slice")
 		// "pod" cannot occur inside a UID (no 'o' in hex), so the last one
 		// starts it in both layouts.
 		if i := strings.LastIndex(seg, "pod"); i >= 0 {
 			if uid := strings.ReplaceAll(seg[i+3:], "_", "-"); isUID(uid) {
-				o.podUID = uid
+				o.PodUID = uid
 				continue
 			}
 		}
@@ -65,7 +66,7 @@ func parseCgroupPath(path string) owner {
 			id = seg[j+1:]
 		}
 		if isContainerID(id) {
-			o.containerID = id
+			o.ContainerID = id
 		}
 	}
 	return o
