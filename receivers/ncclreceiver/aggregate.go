@@ -111,6 +111,7 @@ type proc struct {
 	dropped  uint32 // plugin's own count, as last reported
 	owner    attribution.Owner
 	lastSeen time.Time
+	lags     map[lagKey]*lagAcc // this interval's completion lags, by rank
 }
 
 // state is everything received, between two scrapes and since start.
@@ -118,10 +119,21 @@ type state struct {
 	procs     map[procKey]*proc
 	malformed map[string]int64
 	records   int64
+	spread    *spreadTracker
 }
 
+// Defaults of completion_spread, also what newState uses.
+const (
+	defaultSpreadMaxWait    = 2 * time.Second
+	defaultSpreadMaxPending = 1024
+)
+
 func newState() *state {
-	return &state{procs: map[procKey]*proc{}, malformed: map[string]int64{}}
+	return &state{
+		procs:     map[procKey]*proc{},
+		malformed: map[string]int64{},
+		spread:    newSpreadTracker(defaultSpreadMaxWait, defaultSpreadMaxPending),
+	}
 }
 
 // add folds the records of one datagram from pid into the state.
@@ -157,6 +169,7 @@ func (s *state) add(pid int32, recs []record, dropped uint32, now time.Time, att
 			se.busbw.add(bw, bandwidthBounds)
 			se.maxBusBW = math.Max(se.maxBusBW, bw)
 		}
+		s.spread.observe(s, k, r, now)
 	}
 	s.records += int64(len(recs))
 }
@@ -164,6 +177,7 @@ func (s *state) add(pid int32, recs []record, dropped uint32, now time.Time, att
 // expire forgets processes silent for longer than ttl, so a node that runs
 // job after job does not keep every finished job's series.
 func (s *state) expire(now time.Time, ttl time.Duration) {
+	s.spread.flush(s, now, ttl)
 	for k, p := range s.procs {
 		if now.Sub(p.lastSeen) > ttl {
 			delete(s.procs, k)

@@ -33,6 +33,14 @@ type Config struct {
 	// generate (see metadata.yaml).
 	Histograms HistogramsConfig `mapstructure:"histograms"`
 
+	// CompletionSpread bounds the tracker of completion times per
+	// collective sequence number across the local ranks of a communicator.
+	CompletionSpread CompletionSpreadConfig `mapstructure:"completion_spread"`
+
+	// Inspector, when its directory is set, tails NCCL Inspector JSON Lines
+	// files besides listening on the socket.
+	Inspector InspectorConfig `mapstructure:"inspector"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -41,6 +49,27 @@ type Config struct {
 type HistogramsConfig struct {
 	OperationDuration     bool `mapstructure:"operation_duration"`
 	OperationBusBandwidth bool `mapstructure:"operation_bus_bandwidth"`
+	// CollectiveCompletionSpread enables nccl.collective.completion.spread.
+	CollectiveCompletionSpread bool `mapstructure:"collective_completion_spread"`
+}
+
+// CompletionSpreadConfig bounds the completion-spread tracker.
+type CompletionSpreadConfig struct {
+	// MaxWait is how long a sequence number waits for the ranks that have
+	// not reported it before it is closed with those that have.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+	// MaxPending caps the open sequence numbers per communicator and
+	// collective; beyond it the oldest is dropped and counted.
+	MaxPending int `mapstructure:"max_pending"`
+}
+
+// InspectorConfig is the NCCL Inspector file tailer.
+type InspectorConfig struct {
+	// Directory holds the Inspector's output (NCCL_INSPECTOR_DUMP_DIR);
+	// empty disables the tailer. Its *.log and *.jsonl files are read.
+	Directory string `mapstructure:"directory"`
+	// PollInterval is how often the directory and its files are read.
+	PollInterval time.Duration `mapstructure:"poll_interval"`
 }
 
 // Validate checks the configuration.
@@ -56,6 +85,20 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ProcessTTL <= 0 {
 		errs = append(errs, fmt.Errorf("process_ttl must be positive, got %s", cfg.ProcessTTL))
+	}
+	if cfg.CompletionSpread.MaxWait <= 0 {
+		errs = append(errs, fmt.Errorf("completion_spread::max_wait must be positive, got %s", cfg.CompletionSpread.MaxWait))
+	}
+	if cfg.CompletionSpread.MaxPending < 1 {
+		errs = append(errs, fmt.Errorf("completion_spread::max_pending must be at least 1, got %d", cfg.CompletionSpread.MaxPending))
+	}
+	if cfg.Inspector.Directory != "" {
+		if !filepath.IsAbs(cfg.Inspector.Directory) {
+			errs = append(errs, fmt.Errorf("inspector::directory must be absolute, got %q", cfg.Inspector.Directory))
+		}
+		if cfg.Inspector.PollInterval <= 0 {
+			errs = append(errs, fmt.Errorf("inspector::poll_interval must be positive, got %s", cfg.Inspector.PollInterval))
+		}
 	}
 	return errors.Join(errs...)
 }

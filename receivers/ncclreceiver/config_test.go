@@ -31,7 +31,12 @@ func TestLoadConfig(t *testing.T) {
 			assert.True(t, c.Histograms.OperationDuration)
 			assert.False(t, c.Histograms.OperationBusBandwidth)
 			assert.False(t, c.Metrics.NcclOperationBytes.Enabled)
+			assert.False(t, c.Histograms.CollectiveCompletionSpread)
+			assert.Equal(t, CompletionSpreadConfig{MaxWait: 5 * time.Second, MaxPending: 64}, c.CompletionSpread)
+			assert.Equal(t, InspectorConfig{Directory: "/var/log/nccl-inspector", PollInterval: 2 * time.Second}, c.Inspector)
 		}},
+		{id: "nccl/inspector_relative", wantErr: `inspector::directory must be absolute, got "nccl-inspector"`},
+		{id: "nccl/spread_zero", wantErr: "completion_spread::max_pending must be at least 1"},
 		{id: "nccl/relative", wantErr: `socket_path must be an absolute path, got "run/nccl.sock"`},
 	}
 	for _, tt := range tests {

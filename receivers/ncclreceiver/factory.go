@@ -34,7 +34,9 @@ func createDefaultConfig() component.Config {
 		SocketPath:           DefaultSocketPath,
 		RootPath:             "/",
 		ProcessTTL:           10 * time.Minute,
-		Histograms:           HistogramsConfig{OperationDuration: true, OperationBusBandwidth: true},
+		Histograms:           HistogramsConfig{OperationDuration: true, OperationBusBandwidth: true, CollectiveCompletionSpread: true},
+		CompletionSpread:     CompletionSpreadConfig{MaxWait: defaultSpreadMaxWait, MaxPending: defaultSpreadMaxPending},
+		Inspector:            InspectorConfig{PollInterval: time.Second},
 	}
 }
 

@@ -3,6 +3,8 @@ package ncclreceiver // import "github.com/acceltel/acceltel/receivers/ncclrecei
 import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/acceltel/acceltel/receivers/ncclreceiver/internal/metadata"
 )
 
 // appendHistograms builds the histogram metrics mdatagen v0.158 cannot:
@@ -59,4 +61,40 @@ func appendHistograms(ms pmetric.MetricSlice, p *proc, cfg HistogramsConfig, sta
 			m.MoveTo(ms.AppendEmpty())
 		}
 	}
+}
+
+// appendSpread adds nccl.collective.completion.spread to md, in its first
+// resource (the one without a process: the spread spans processes).
+func appendSpread(md pmetric.Metrics, t *spreadTracker, start, ts pcommon.Timestamp) {
+	m := pmetric.NewMetric()
+	m.SetName("nccl.collective.completion.spread")
+	m.SetUnit("s")
+	m.SetDescription("Per collective sequence number, the latest minus the earliest completion (host start plus duration) among the ranks of the communicator this collector saw; the raw straggler signal.")
+	h := m.SetEmptyHistogram()
+	h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for k, tr := range t.tracks {
+		if tr.spread.count == 0 {
+			continue
+		}
+		dp := h.DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(start)
+		dp.SetTimestamp(ts)
+		dp.SetCount(tr.spread.count)
+		dp.SetSum(tr.spread.sum)
+		dp.SetMin(tr.spread.min)
+		dp.SetMax(tr.spread.max)
+		dp.ExplicitBounds().FromRaw(durationBounds)
+		dp.BucketCounts().FromRaw(tr.spread.counts)
+		a := dp.Attributes()
+		a.PutStr("nccl.collective", cstr(k.fn[:]))
+		a.PutStr("nccl.communicator.id", commIDString(k.commID))
+		a.PutInt("nccl.communicator.size", int64(tr.nranks))
+	}
+	if h.DataPoints().Len() == 0 {
+		return
+	}
+	if md.ResourceMetrics().Len() == 0 {
+		md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty().Scope().SetName(metadata.ScopeName)
+	}
+	m.MoveTo(md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty())
 }

@@ -32,6 +32,8 @@ type ncclReceiver struct {
 	available bool
 	done      chan struct{}
 
+	tailStop, tailDone chan struct{} // the Inspector tailer, when configured
+
 	mu sync.Mutex // guards st, reader against scrape
 	st *state
 
@@ -44,8 +46,14 @@ func newNCCLReceiver(cfg *Config, set receiver.Settings) *ncclReceiver {
 		logger: set.Logger,
 		mb:     metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		start0: pcommon.NewTimestampFromTime(time.Now()),
-		st:     newState(),
+		st:     newStateFor(cfg),
 	}
+}
+
+func newStateFor(cfg *Config) *state {
+	st := newState()
+	st.spread = newSpreadTracker(cfg.CompletionSpread.MaxWait, cfg.CompletionSpread.MaxPending)
+	return st
 }
 
 // start never fails for a socket it cannot create: the collector keeps
@@ -64,6 +72,11 @@ func (r *ncclReceiver) start(_ context.Context, host component.Host) error {
 		r.logger.Info("listening for NCCL profiler records", zap.String("socket", r.cfg.SocketPath))
 		r.done = make(chan struct{})
 		go r.readLoop()
+	}
+	if r.cfg.Inspector.Directory != "" {
+		r.logger.Info("tailing NCCL Inspector files", zap.String("directory", r.cfg.Inspector.Directory))
+		r.tailStop, r.tailDone = make(chan struct{}), make(chan struct{})
+		go r.tailLoop(newInspectorTailer(r.cfg.Inspector.Directory), r.tailStop, r.tailDone)
 	}
 	if host != nil {
 		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK, componentstatus.WithAttributes(attrs)))
@@ -167,6 +180,11 @@ func (r *ncclReceiver) owner(pid int32) attribution.Owner {
 }
 
 func (r *ncclReceiver) shutdown(context.Context) error {
+	if r.tailStop != nil {
+		close(r.tailStop)
+		<-r.tailDone
+		r.tailStop = nil
+	}
 	if r.conn != nil {
 		err := r.conn.Close()
 		<-r.done
@@ -186,6 +204,7 @@ var reasons = map[string]metadata.AttributeReason{
 	"version":     metadata.AttributeReasonVersion,
 	"record_size": metadata.AttributeReasonRecordSize,
 	"field":       metadata.AttributeReasonField,
+	"json":        metadata.AttributeReasonJSON,
 }
 
 func (r *ncclReceiver) scrape(context.Context) (pmetric.Metrics, error) {
@@ -198,11 +217,17 @@ func (r *ncclReceiver) scrape(context.Context) (pmetric.Metrics, error) {
 	r.mb.RecordAcceltelReceiverAvailableDataPoint(ts, avail, metadata.Type.String())
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.st.expire(now, r.cfg.ProcessTTL) // also closes the overdue sequence numbers
 	for reason, n := range r.st.malformed {
 		r.mb.RecordAcceltelNcclRecordsMalformedDataPoint(ts, n, reasons[reason])
 	}
+	if len(r.st.spread.tracks) > 0 || r.st.spread.evicted > 0 { // once collectives flow
+		r.mb.RecordAcceltelNcclSequencesEvictedDataPoint(ts, r.st.spread.evicted)
+	}
 	out := r.mb.Emit()
-	r.st.expire(now, r.cfg.ProcessTTL)
+	if r.cfg.Histograms.CollectiveCompletionSpread {
+		appendSpread(out, r.st.spread, r.start0, ts)
+	}
 	for k, p := range r.st.procs {
 		r.emitProc(k, p, ts).ResourceMetrics().MoveAndAppendTo(out.ResourceMetrics())
 	}
@@ -229,6 +254,12 @@ func (r *ncclReceiver) emitProc(k procKey, p *proc, ts pcommon.Timestamp) pmetri
 			r.mb.RecordNcclCollectiveBusBandwidthDataPoint(ts, se.maxBusBW, fn, comm, int64(sk.nranks), int64(sk.nnodes), int64(sk.rank), algo, proto)
 			se.maxBusBW = 0
 		}
+	}
+	for lk, a := range p.lags { // the interval's mean, then forgotten
+		if a.n > 0 {
+			r.mb.RecordNcclRankCompletionLagDataPoint(ts, a.sum/float64(a.n), commIDString(lk.commID), int64(lk.nranks), int64(lk.rank))
+		}
+		delete(p.lags, lk)
 	}
 	md := r.mb.Emit(metadata.WithResource(res))
 	if !r.cfg.Histograms.OperationDuration && !r.cfg.Histograms.OperationBusBandwidth {

@@ -77,6 +77,26 @@ func (ms *AcceltelNcclRecordsMalformedMetricConfig) Validate() error {
 	return nil
 }
 
+// AcceltelNcclSequencesEvictedMetricConfig provides config for the acceltel.nccl.sequences.evicted metric.
+type AcceltelNcclSequencesEvictedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *AcceltelNcclSequencesEvictedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // AcceltelReceiverAvailableMetricAttributeKey specifies the key of an attribute for the acceltel.receiver.available metric.
 type AcceltelReceiverAvailableMetricAttributeKey string
 
@@ -287,14 +307,66 @@ func (ms *NcclOperationCountMetricConfig) Validate() error {
 	return nil
 }
 
+// NcclRankCompletionLagMetricAttributeKey specifies the key of an attribute for the nccl.rank.completion.lag metric.
+type NcclRankCompletionLagMetricAttributeKey string
+
+const (
+	NcclRankCompletionLagMetricAttributeKeyCommID   NcclRankCompletionLagMetricAttributeKey = "nccl.communicator.id"
+	NcclRankCompletionLagMetricAttributeKeyCommSize NcclRankCompletionLagMetricAttributeKey = "nccl.communicator.size"
+	NcclRankCompletionLagMetricAttributeKeyRank     NcclRankCompletionLagMetricAttributeKey = "nccl.rank"
+)
+
+// NcclRankCompletionLagMetricConfig provides config for the nccl.rank.completion.lag metric.
+type NcclRankCompletionLagMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NcclRankCompletionLagMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NcclRankCompletionLagMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NcclRankCompletionLagMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NcclRankCompletionLagMetricAttributeKeyCommID, NcclRankCompletionLagMetricAttributeKeyCommSize, NcclRankCompletionLagMetricAttributeKeyRank:
+		default:
+			return fmt.Errorf("metric nccl.rank.completion.lag doesn't have an attribute %v, valid attributes: [nccl.communicator.id, nccl.communicator.size, nccl.rank]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // MetricsConfig provides config for nccl metrics.
 type MetricsConfig struct {
 	AcceltelNcclRecordsDropped   AcceltelNcclRecordsDroppedMetricConfig   `mapstructure:"acceltel.nccl.records.dropped"`
 	AcceltelNcclRecordsMalformed AcceltelNcclRecordsMalformedMetricConfig `mapstructure:"acceltel.nccl.records.malformed"`
+	AcceltelNcclSequencesEvicted AcceltelNcclSequencesEvictedMetricConfig `mapstructure:"acceltel.nccl.sequences.evicted"`
 	AcceltelReceiverAvailable    AcceltelReceiverAvailableMetricConfig    `mapstructure:"acceltel.receiver.available"`
 	NcclCollectiveBusBandwidth   NcclCollectiveBusBandwidthMetricConfig   `mapstructure:"nccl.collective.bus_bandwidth"`
 	NcclOperationBytes           NcclOperationBytesMetricConfig           `mapstructure:"nccl.operation.bytes"`
 	NcclOperationCount           NcclOperationCountMetricConfig           `mapstructure:"nccl.operation.count"`
+	NcclRankCompletionLag        NcclRankCompletionLagMetricConfig        `mapstructure:"nccl.rank.completion.lag"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -306,6 +378,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []AcceltelNcclRecordsMalformedMetricAttributeKey{AcceltelNcclRecordsMalformedMetricAttributeKeyReason},
+		},
+		AcceltelNcclSequencesEvicted: AcceltelNcclSequencesEvictedMetricConfig{
+			Enabled: true,
 		},
 		AcceltelReceiverAvailable: AcceltelReceiverAvailableMetricConfig{
 			Enabled:             true,
@@ -326,6 +401,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []NcclOperationCountMetricAttributeKey{NcclOperationCountMetricAttributeKeyCollective, NcclOperationCountMetricAttributeKeyCommID, NcclOperationCountMetricAttributeKeyCommSize, NcclOperationCountMetricAttributeKeyCommNodes, NcclOperationCountMetricAttributeKeyRank, NcclOperationCountMetricAttributeKeyAlgorithm, NcclOperationCountMetricAttributeKeyProtocol},
+		},
+		NcclRankCompletionLag: NcclRankCompletionLagMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NcclRankCompletionLagMetricAttributeKey{NcclRankCompletionLagMetricAttributeKeyCommID, NcclRankCompletionLagMetricAttributeKeyCommSize, NcclRankCompletionLagMetricAttributeKeyRank},
 		},
 	}
 }

@@ -34,6 +34,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []AcceltelNcclRecordsMalformedMetricAttributeKey{AcceltelNcclRecordsMalformedMetricAttributeKeyReason},
 					},
+					AcceltelNcclSequencesEvicted: AcceltelNcclSequencesEvictedMetricConfig{
+						Enabled: true,
+					},
 					AcceltelReceiverAvailable: AcceltelReceiverAvailableMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -53,6 +56,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []NcclOperationCountMetricAttributeKey{NcclOperationCountMetricAttributeKeyCollective, NcclOperationCountMetricAttributeKeyCommID, NcclOperationCountMetricAttributeKeyCommSize, NcclOperationCountMetricAttributeKeyCommNodes, NcclOperationCountMetricAttributeKeyRank, NcclOperationCountMetricAttributeKeyAlgorithm, NcclOperationCountMetricAttributeKeyProtocol},
+					},
+					NcclRankCompletionLag: NcclRankCompletionLagMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NcclRankCompletionLagMetricAttributeKey{NcclRankCompletionLagMetricAttributeKeyCommID, NcclRankCompletionLagMetricAttributeKeyCommSize, NcclRankCompletionLagMetricAttributeKeyRank},
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
@@ -75,6 +83,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []AcceltelNcclRecordsMalformedMetricAttributeKey{AcceltelNcclRecordsMalformedMetricAttributeKeyReason},
 					},
+					AcceltelNcclSequencesEvicted: AcceltelNcclSequencesEvictedMetricConfig{
+						Enabled: false,
+					},
 					AcceltelReceiverAvailable: AcceltelReceiverAvailableMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -95,6 +106,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []NcclOperationCountMetricAttributeKey{NcclOperationCountMetricAttributeKeyCollective, NcclOperationCountMetricAttributeKeyCommID, NcclOperationCountMetricAttributeKeyCommSize, NcclOperationCountMetricAttributeKeyCommNodes, NcclOperationCountMetricAttributeKeyRank, NcclOperationCountMetricAttributeKeyAlgorithm, NcclOperationCountMetricAttributeKeyProtocol},
 					},
+					NcclRankCompletionLag: NcclRankCompletionLagMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NcclRankCompletionLagMetricAttributeKey{NcclRankCompletionLagMetricAttributeKeyCommID, NcclRankCompletionLagMetricAttributeKeyCommSize, NcclRankCompletionLagMetricAttributeKeyRank},
+					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
 					ContainerID:    ResourceAttributeConfig{Enabled: false},
@@ -108,7 +124,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelNcclRecordsDroppedMetricConfig{}, AcceltelNcclRecordsMalformedMetricConfig{}, AcceltelReceiverAvailableMetricConfig{}, NcclCollectiveBusBandwidthMetricConfig{}, NcclOperationBytesMetricConfig{}, NcclOperationCountMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelNcclRecordsDroppedMetricConfig{}, AcceltelNcclRecordsMalformedMetricConfig{}, AcceltelNcclSequencesEvictedMetricConfig{}, AcceltelReceiverAvailableMetricConfig{}, NcclCollectiveBusBandwidthMetricConfig{}, NcclOperationBytesMetricConfig{}, NcclOperationCountMetricConfig{}, NcclRankCompletionLagMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -170,6 +186,18 @@ func TestNcclOperationCountMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric nccl.operation.count doesn't have an attribute invalid, valid attributes: [nccl.collective, nccl.communicator.id, nccl.communicator.size, nccl.communicator.nodes, nccl.rank, nccl.algorithm, nccl.protocol]")
 
 	cfg = DefaultMetricsConfig().NcclOperationCount
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestNcclRankCompletionLagMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NcclRankCompletionLag
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NcclRankCompletionLagMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nccl.rank.completion.lag doesn't have an attribute invalid, valid attributes: [nccl.communicator.id, nccl.communicator.size, nccl.rank]")
+
+	cfg = DefaultMetricsConfig().NcclRankCompletionLag
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }

@@ -29,6 +29,7 @@ const (
 	AttributeReasonVersion
 	AttributeReasonRecordSize
 	AttributeReasonField
+	AttributeReasonJSON
 )
 
 // String returns the string representation of the AttributeReason.
@@ -44,6 +45,8 @@ func (av AttributeReason) String() string {
 		return "record_size"
 	case AttributeReasonField:
 		return "field"
+	case AttributeReasonJSON:
+		return "json"
 	}
 	return ""
 }
@@ -55,6 +58,7 @@ var MapAttributeReason = map[string]AttributeReason{
 	"version":     AttributeReasonVersion,
 	"record_size": AttributeReasonRecordSize,
 	"field":       AttributeReasonField,
+	"json":        AttributeReasonJSON,
 }
 
 var MetricsInfo = metricsInfo{
@@ -64,6 +68,9 @@ var MetricsInfo = metricsInfo{
 	AcceltelNcclRecordsMalformed: metricInfo{
 		Name:       "acceltel.nccl.records.malformed",
 		Attributes: []string{"reason"},
+	},
+	AcceltelNcclSequencesEvicted: metricInfo{
+		Name: "acceltel.nccl.sequences.evicted",
 	},
 	AcceltelReceiverAvailable: metricInfo{
 		Name:       "acceltel.receiver.available",
@@ -81,15 +88,21 @@ var MetricsInfo = metricsInfo{
 		Name:       "nccl.operation.count",
 		Attributes: []string{"collective", "comm_id", "comm_size", "comm_nodes", "rank", "algorithm", "protocol"},
 	},
+	NcclRankCompletionLag: metricInfo{
+		Name:       "nccl.rank.completion.lag",
+		Attributes: []string{"comm_id", "comm_size", "rank"},
+	},
 }
 
 type metricsInfo struct {
 	AcceltelNcclRecordsDropped   metricInfo
 	AcceltelNcclRecordsMalformed metricInfo
+	AcceltelNcclSequencesEvicted metricInfo
 	AcceltelReceiverAvailable    metricInfo
 	NcclCollectiveBusBandwidth   metricInfo
 	NcclOperationBytes           metricInfo
 	NcclOperationCount           metricInfo
+	NcclRankCompletionLag        metricInfo
 }
 
 type metricInfo struct {
@@ -232,6 +245,58 @@ func (m *metricAcceltelNcclRecordsMalformed) emit(metrics pmetric.MetricSlice) {
 
 func newMetricAcceltelNcclRecordsMalformed(cfg AcceltelNcclRecordsMalformedMetricConfig) metricAcceltelNcclRecordsMalformed {
 	m := metricAcceltelNcclRecordsMalformed{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricAcceltelNcclSequencesEvicted struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   AcceltelNcclSequencesEvictedMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills acceltel.nccl.sequences.evicted metric with initial data.
+func (m *metricAcceltelNcclSequencesEvicted) init() {
+	m.data.SetName("acceltel.nccl.sequences.evicted")
+	m.data.SetDescription("Collective sequence numbers dropped from the completion-spread tracker before they were complete or timed out, because a communicator had too many pending (completion_spread::max_pending).")
+	m.data.SetUnit("{sequence}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricAcceltelNcclSequencesEvicted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricAcceltelNcclSequencesEvicted) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricAcceltelNcclSequencesEvicted) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricAcceltelNcclSequencesEvicted(cfg AcceltelNcclSequencesEvictedMetricConfig) metricAcceltelNcclSequencesEvicted {
+	m := metricAcceltelNcclSequencesEvicted{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -654,6 +719,101 @@ func newMetricNcclOperationCount(cfg NcclOperationCountMetricConfig) metricNcclO
 	return m
 }
 
+type metricNcclRankCompletionLag struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        NcclRankCompletionLagMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []float64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nccl.rank.completion.lag metric with initial data.
+func (m *metricNcclRankCompletionLag) init() {
+	m.data.SetName("nccl.rank.completion.lag")
+	m.data.SetDescription("Mean over the collection interval of how much later this rank completed a collective than the median of the ranks of its communicator this collector saw for the same sequence number (negative is earlier); the per-rank straggler signal, grouped by communicator.")
+	m.data.SetUnit("s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNcclRankCompletionLag) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, commIDAttributeValue string, commSizeAttributeValue int64, rankAttributeValue int64) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NcclRankCompletionLagMetricAttributeKeyCommID) {
+		dp.Attributes().PutStr("nccl.communicator.id", commIDAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NcclRankCompletionLagMetricAttributeKeyCommSize) {
+		dp.Attributes().PutInt("nccl.communicator.size", commSizeAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, NcclRankCompletionLagMetricAttributeKeyRank) {
+		dp.Attributes().PutInt("nccl.rank", rankAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNcclRankCompletionLag) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNcclRankCompletionLag) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNcclRankCompletionLag(cfg NcclRankCompletionLagMetricConfig) metricNcclRankCompletionLag {
+	m := metricNcclRankCompletionLag{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
@@ -666,10 +826,12 @@ type MetricsBuilder struct {
 	resourceAttributeExcludeFilter     map[string]filter.Filter
 	metricAcceltelNcclRecordsDropped   metricAcceltelNcclRecordsDropped
 	metricAcceltelNcclRecordsMalformed metricAcceltelNcclRecordsMalformed
+	metricAcceltelNcclSequencesEvicted metricAcceltelNcclSequencesEvicted
 	metricAcceltelReceiverAvailable    metricAcceltelReceiverAvailable
 	metricNcclCollectiveBusBandwidth   metricNcclCollectiveBusBandwidth
 	metricNcclOperationBytes           metricNcclOperationBytes
 	metricNcclOperationCount           metricNcclOperationCount
+	metricNcclRankCompletionLag        metricNcclRankCompletionLag
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -697,10 +859,12 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		buildInfo:                          settings.BuildInfo,
 		metricAcceltelNcclRecordsDropped:   newMetricAcceltelNcclRecordsDropped(mbc.Metrics.AcceltelNcclRecordsDropped),
 		metricAcceltelNcclRecordsMalformed: newMetricAcceltelNcclRecordsMalformed(mbc.Metrics.AcceltelNcclRecordsMalformed),
+		metricAcceltelNcclSequencesEvicted: newMetricAcceltelNcclSequencesEvicted(mbc.Metrics.AcceltelNcclSequencesEvicted),
 		metricAcceltelReceiverAvailable:    newMetricAcceltelReceiverAvailable(mbc.Metrics.AcceltelReceiverAvailable),
 		metricNcclCollectiveBusBandwidth:   newMetricNcclCollectiveBusBandwidth(mbc.Metrics.NcclCollectiveBusBandwidth),
 		metricNcclOperationBytes:           newMetricNcclOperationBytes(mbc.Metrics.NcclOperationBytes),
 		metricNcclOperationCount:           newMetricNcclOperationCount(mbc.Metrics.NcclOperationCount),
+		metricNcclRankCompletionLag:        newMetricNcclRankCompletionLag(mbc.Metrics.NcclRankCompletionLag),
 		resourceAttributeIncludeFilter:     make(map[string]filter.Filter),
 		resourceAttributeExcludeFilter:     make(map[string]filter.Filter),
 	}
@@ -799,10 +963,12 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
 	mb.metricAcceltelNcclRecordsDropped.emit(ils.Metrics())
 	mb.metricAcceltelNcclRecordsMalformed.emit(ils.Metrics())
+	mb.metricAcceltelNcclSequencesEvicted.emit(ils.Metrics())
 	mb.metricAcceltelReceiverAvailable.emit(ils.Metrics())
 	mb.metricNcclCollectiveBusBandwidth.emit(ils.Metrics())
 	mb.metricNcclOperationBytes.emit(ils.Metrics())
 	mb.metricNcclOperationCount.emit(ils.Metrics())
+	mb.metricNcclRankCompletionLag.emit(ils.Metrics())
 
 	for _, op := range options {
 		op.apply(rm)
@@ -844,6 +1010,11 @@ func (mb *MetricsBuilder) RecordAcceltelNcclRecordsMalformedDataPoint(ts pcommon
 	mb.metricAcceltelNcclRecordsMalformed.recordDataPoint(mb.startTime, ts, val, reasonAttributeValue.String())
 }
 
+// RecordAcceltelNcclSequencesEvictedDataPoint adds a data point to acceltel.nccl.sequences.evicted metric.
+func (mb *MetricsBuilder) RecordAcceltelNcclSequencesEvictedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricAcceltelNcclSequencesEvicted.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordAcceltelReceiverAvailableDataPoint adds a data point to acceltel.receiver.available metric.
 func (mb *MetricsBuilder) RecordAcceltelReceiverAvailableDataPoint(ts pcommon.Timestamp, val int64, receiverAttributeValue string) {
 	mb.metricAcceltelReceiverAvailable.recordDataPoint(mb.startTime, ts, val, receiverAttributeValue)
@@ -862,6 +1033,11 @@ func (mb *MetricsBuilder) RecordNcclOperationBytesDataPoint(ts pcommon.Timestamp
 // RecordNcclOperationCountDataPoint adds a data point to nccl.operation.count metric.
 func (mb *MetricsBuilder) RecordNcclOperationCountDataPoint(ts pcommon.Timestamp, val int64, collectiveAttributeValue string, commIDAttributeValue string, commSizeAttributeValue int64, commNodesAttributeValue int64, rankAttributeValue int64, algorithmAttributeValue string, protocolAttributeValue string) {
 	mb.metricNcclOperationCount.recordDataPoint(mb.startTime, ts, val, collectiveAttributeValue, commIDAttributeValue, commSizeAttributeValue, commNodesAttributeValue, rankAttributeValue, algorithmAttributeValue, protocolAttributeValue)
+}
+
+// RecordNcclRankCompletionLagDataPoint adds a data point to nccl.rank.completion.lag metric.
+func (mb *MetricsBuilder) RecordNcclRankCompletionLagDataPoint(ts pcommon.Timestamp, val float64, commIDAttributeValue string, commSizeAttributeValue int64, rankAttributeValue int64) {
+	mb.metricNcclRankCompletionLag.recordDataPoint(mb.startTime, ts, val, commIDAttributeValue, commSizeAttributeValue, rankAttributeValue)
 }
 
 // Reset resets metrics builder to its initial state. It should be used when external metrics source is restarted,

@@ -72,6 +72,7 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["nccl.collective.bus_bandwidth"] = mb.metricNcclCollectiveBusBandwidth.config.AggregationStrategy
 			aggMap["nccl.operation.bytes"] = mb.metricNcclOperationBytes.config.AggregationStrategy
 			aggMap["nccl.operation.count"] = mb.metricNcclOperationCount.config.AggregationStrategy
+			aggMap["nccl.rank.completion.lag"] = mb.metricNcclRankCompletionLag.config.AggregationStrategy
 
 			expectedWarnings := 0
 			if tt.metricsSet != testDataSetReag {
@@ -89,6 +90,9 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordAcceltelNcclRecordsMalformedDataPoint(ts, 3, AttributeReasonMagic)
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordAcceltelNcclSequencesEvictedDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordAcceltelReceiverAvailableDataPoint(ts, 1, "receiver-val")
@@ -113,6 +117,12 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordNcclOperationCountDataPoint(ts, 3, "collective-val-2", "comm_id-val-2", 10, 11, 5, "algorithm-val-2", "protocol-val-2")
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNcclRankCompletionLagDataPoint(ts, 1, "comm_id-val", 9, 4)
+			if tt.name == "reaggregate_set" {
+				mb.RecordNcclRankCompletionLagDataPoint(ts, 3, "comm_id-val-2", 10, 5)
+			}
 
 			rb := mb.NewResourceBuilder()
 			rb.SetContainerID("container.id-val")
@@ -127,6 +137,7 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricNcclCollectiveBusBandwidth.aggDataPoints)
 				assert.Empty(t, mb.metricNcclOperationBytes.aggDataPoints)
 				assert.Empty(t, mb.metricNcclOperationCount.aggDataPoints)
+				assert.Empty(t, mb.metricNcclRankCompletionLag.aggDataPoints)
 			}
 
 			if tt.expectEmpty {
@@ -212,6 +223,20 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("error.type")
 						assert.False(t, ok)
 					}
+				case "acceltel.nccl.sequences.evicted":
+					assert.False(t, validatedMetrics["acceltel.nccl.sequences.evicted"], "Found a duplicate in the metrics slice: acceltel.nccl.sequences.evicted")
+					validatedMetrics["acceltel.nccl.sequences.evicted"] = true
+					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+					assert.Equal(t, "Collective sequence numbers dropped from the completion-spread tracker before they were complete or timed out, because a communicator had too many pending (completion_spread::max_pending).", mi.Description())
+					assert.Equal(t, "{sequence}", mi.Unit())
+					assert.True(t, mi.Sum().IsMonotonic())
+					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+					dp := mi.Sum().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+					assert.Equal(t, int64(1), dp.IntValue())
 				case "acceltel.receiver.available":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["acceltel.receiver.available"], "Found a duplicate in the metrics slice: acceltel.receiver.available")
@@ -468,6 +493,56 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("nccl.algorithm")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("nccl.protocol")
+						assert.False(t, ok)
+					}
+				case "nccl.rank.completion.lag":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nccl.rank.completion.lag"], "Found a duplicate in the metrics slice: nccl.rank.completion.lag")
+						validatedMetrics["nccl.rank.completion.lag"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Mean over the collection interval of how much later this rank completed a collective than the median of the ranks of its communicator this collector saw for the same sequence number (negative is earlier); the per-rank straggler signal, grouped by communicator.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						commIDAttrVal, ok := dp.Attributes().Get("nccl.communicator.id")
+						assert.True(t, ok)
+						assert.Equal(t, "comm_id-val", commIDAttrVal.Str())
+						commSizeAttrVal, ok := dp.Attributes().Get("nccl.communicator.size")
+						assert.True(t, ok)
+						assert.EqualValues(t, 9, commSizeAttrVal.Int())
+						rankAttrVal, ok := dp.Attributes().Get("nccl.rank")
+						assert.True(t, ok)
+						assert.EqualValues(t, 4, rankAttrVal.Int())
+					} else {
+						assert.False(t, validatedMetrics["nccl.rank.completion.lag"], "Found a duplicate in the metrics slice: nccl.rank.completion.lag")
+						validatedMetrics["nccl.rank.completion.lag"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Mean over the collection interval of how much later this rank completed a collective than the median of the ranks of its communicator this collector saw for the same sequence number (negative is earlier); the per-rank straggler signal, grouped by communicator.", mi.Description())
+						assert.Equal(t, "s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nccl.rank.completion.lag"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("nccl.communicator.id")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nccl.communicator.size")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("nccl.rank")
 						assert.False(t, ok)
 					}
 				}
