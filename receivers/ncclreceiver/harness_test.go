@@ -94,37 +94,76 @@ func runHarness(t *testing.T, ctx context.Context, socket string, args ...string
 	return sent, dropped, nsPerCallback
 }
 
+// recFlagProxy is record.h's REC_FLAG_PROXY: completion seen through proxy
+// operations (interfaces v1 and v2).
+const recFlagProxy = 1 << 1
+
 // TestPluginEndToEnd drives the plugin as NCCL would from four threads
-// (four ranks of one communicator) and checks every record the receiver got
-// against what the harness did, then the metrics built from them.
+// (four ranks of one communicator) through each interface it exports and
+// checks every record the receiver got against what the harness did, then
+// the metrics built from them. v5 and v4 know the communicator from init and
+// have GPU timers; v3 (NCCL 2.25) completes through kernel channels without
+// timers, v2 and v1 (2.24, 2.23) through proxy operations, and none of the
+// three says how many ranks there are.
 func TestPluginEndToEnd(t *testing.T) {
-	for _, version := range []string{"5", "4"} {
-		t.Run("v"+version, func(t *testing.T) {
+	for _, version := range []int{5, 4, 3, 2, 1} {
+		t.Run("v"+strconv.Itoa(version), func(t *testing.T) {
 			const threads, ops = 4, 500
 			r, cfg, got, credPID := startReceiver(t)
-			sent, dropped, _ := runHarness(t, context.Background(), cfg.SocketPath, version, strconv.Itoa(threads), strconv.Itoa(ops))
+			sent, dropped, _ := runHarness(t, context.Background(), cfg.SocketPath, strconv.Itoa(version), strconv.Itoa(threads), strconv.Itoa(ops))
+			require.Equal(t, threads*ops, sent+dropped, "every operation completed and was sent or counted")
 			require.Equal(t, threads*ops, sent)
 			require.Zero(t, dropped)
 			require.Eventually(t, func() bool { return len(got()) == threads*ops }, 10*time.Second, 10*time.Millisecond)
 
 			funcs := []string{"AllReduce", "AllGather", "ReduceScatter", "Broadcast", "Reduce", "AllToAll"}
+			nfuncs := 6
+			if version < 4 {
+				nfuncs = 5 // the collectives NCCL had (no AllToAll)
+			}
 			seen := map[[2]int]bool{}
+			sends := map[int]int{}
 			for _, rec := range got() {
 				rank := int(rec.Rank)
 				i := int(rec.Seq)
+				// Common to both kinds.
+				assert.Equal(t, uint64(0xacce17e1000), rec.CommID)
+				assert.Equal(t, int32(rank), rec.CUDADev, "device from cudaGetDevice on the init thread")
+				assert.Positive(t, rec.DurationNs)
+				assert.InDelta(t, time.Now().UnixNano(), int64(rec.StartUnixNs), float64(time.Minute))
+				assert.Equal(t, credPID(), rec.PID, "the plugin's pid is the one the kernel reports")
+				if version >= 4 {
+					assert.Equal(t, int32(8), rec.NRanks)
+					assert.Equal(t, int32(2), rec.NNodes)
+					assert.NotZero(t, rec.Flags&flagGPUTimer)
+				} else {
+					assert.Zero(t, rec.NRanks, "v%d does not carry nranks", version)
+					assert.Zero(t, rec.NNodes)
+					assert.Zero(t, rec.ExecNs, "no GPU timer before v4")
+					assert.Zero(t, rec.Flags&flagGPUTimer)
+					if version <= 2 {
+						assert.NotZero(t, rec.Flags&recFlagProxy, "completion through proxy ops")
+					} else {
+						assert.Zero(t, rec.Flags&recFlagProxy)
+					}
+				}
+				algbw, busbw := bandwidths(&rec)
+				assert.Positive(t, algbw)
 				if rec.Kind == kindP2P {
 					assert.Equal(t, "Send", cstr(rec.Func[:]))
 					assert.Equal(t, int32((rank+1)%8), rec.Peer)
 					assert.Equal(t, "ncclBfloat16", cstr(rec.Datatype[:]))
+					assert.Zero(t, rec.Seq)
+					assert.Positive(t, busbw, "send: factor 1 whatever nranks")
+					sends[rank]++
 					continue
 				}
+				require.Equal(t, uint8(kindColl), rec.Kind)
 				require.False(t, seen[[2]int{rank, i}], "duplicate rank %d seq %d", rank, i)
 				seen[[2]int{rank, i}] = true
-				assert.Equal(t, uint64(0xacce17e1000), rec.CommID)
-				assert.Equal(t, int32(8), rec.NRanks)
-				assert.Equal(t, int32(2), rec.NNodes)
-				assert.Equal(t, int32(rank), rec.CUDADev, "device from cudaGetDevice on the init thread")
-				assert.Equal(t, funcs[i%6], cstr(rec.Func[:]))
+				assert.Equal(t, int32(-1), rec.Peer)
+				fn := funcs[i%nfuncs]
+				assert.Equal(t, fn, cstr(rec.Func[:]))
 				assert.Equal(t, "ncclFloat32", cstr(rec.Datatype[:]))
 				algo := "Ring"
 				if i%2 == 1 {
@@ -134,30 +173,39 @@ func TestPluginEndToEnd(t *testing.T) {
 				assert.Equal(t, "Simple", cstr(rec.Proto[:]))
 				assert.Equal(t, uint8(2), rec.Channels)
 				want := uint64(1024*(1+i%4)) * 4
-				if f := funcs[i%6]; f == "AllGather" || f == "ReduceScatter" {
-					want *= 8 // nccl-tests size: the whole buffer
+				if (fn == "AllGather" || fn == "ReduceScatter") && version >= 4 {
+					want *= 8 // nccl-tests size: the whole buffer; unknown without nranks
 				}
 				assert.Equal(t, want, rec.Bytes, "seq %d", i)
-				assert.Equal(t, uint64(10000*(1+i%5)), rec.ExecNs, "GPU time across both channels")
-				assert.NotZero(t, rec.Flags&flagGPUTimer)
-				assert.Positive(t, rec.DurationNs)
-				assert.InDelta(t, time.Now().UnixNano(), int64(rec.StartUnixNs), float64(time.Minute))
-				assert.Equal(t, credPID(), rec.PID, "the plugin's pid is the one the kernel reports")
+				if version >= 4 {
+					assert.Equal(t, uint64(10000*(1+i%5)), rec.ExecNs, "GPU time across both channels")
+				} else if fn == "AllReduce" || fn == "AllGather" || fn == "ReduceScatter" {
+					assert.Zero(t, busbw, "%s: no bus bandwidth without nranks", fn)
+				} else {
+					assert.Positive(t, busbw, "%s: factor 1", fn)
+				}
 			}
 			// Every collective of every rank, once; P2P every tenth op.
 			assert.Len(t, seen, threads*ops*9/10)
+			for rank := 0; rank < threads; rank++ {
+				assert.Equal(t, ops/10, sends[rank], "sends of rank %d", rank)
+			}
 
 			md, err := r.scrape(context.Background())
 			require.NoError(t, err)
-			checkMetrics(t, md, threads, ops)
+			checkMetrics(t, md, version, threads, ops)
 		})
 	}
 }
 
-func checkMetrics(t *testing.T, md pmetric.Metrics, threads, ops int) {
+func checkMetrics(t *testing.T, md pmetric.Metrics, version, threads, ops int) {
 	t.Helper()
 	var count int64
 	var busbwPoints int
+	nodesWant := int64(2)
+	if version < 4 {
+		nodesWant = 0 // not reported before v4
+	}
 	for i := 0; i < md.ResourceMetrics().Len(); i++ {
 		rm := md.ResourceMetrics().At(i)
 		ms := rm.ScopeMetrics().At(0).Metrics()
@@ -176,8 +224,12 @@ func checkMetrics(t *testing.T, md pmetric.Metrics, threads, ops int) {
 					dp := m.Gauge().DataPoints().At(k)
 					fn, _ := dp.Attributes().Get("nccl.collective")
 					nodes, _ := dp.Attributes().Get("nccl.communicator.nodes")
-					assert.Equal(t, int64(2), nodes.Int())
-					if fn.Str() == "AllReduce" {
+					assert.Equal(t, nodesWant, nodes.Int())
+					if version < 4 {
+						// Without nranks only factor-1 operations have a bus bandwidth.
+						assert.Contains(t, []string{"Broadcast", "Reduce", "Send"}, fn.Str())
+						assert.Positive(t, dp.DoubleValue())
+					} else if fn.Str() == "AllReduce" {
 						// The harness's AllReduces are i ≡ 0 (mod 6): 4 KiB·(1+i%4)
 						// in 10 µs·(1+i%5) of GPU time, on 8 ranks.
 						want := 0.0
