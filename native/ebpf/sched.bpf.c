@@ -13,12 +13,15 @@ char LICENSE[] SEC("license") = "GPL";
 // then drops the disabled half as dead code.
 const volatile bool enable_runq = true;
 const volatile bool enable_offcpu = true;
+const volatile bool enable_oncpu = true;
+const volatile bool enable_bio_cgroup = true;
 
 // Per-task timestamps: when it became runnable (wakeup, or preempted while
 // runnable), and when it left the CPU and in which state.
 struct task_ts {
 	u64 runq_ts;
 	u64 off_ts;
+	u64 on_ts; // switched in (on-CPU time)
 	u32 reason;
 	u32 pad;
 };
@@ -57,6 +60,14 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } dropped SEC(".maps");
+
+// cgroup -> on-CPU ns, summed at each switch-out.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64);
+	__type(value, u64);
+} oncpu SEC(".maps");
 
 static const struct hist zero_hist;
 
@@ -111,7 +122,7 @@ static __always_inline void hist_add(struct hist *h, u64 ns)
 	__sync_fetch_and_add(&h->sum_ns, ns);
 }
 
-static __always_inline void record(u64 cgid, u32 kind, u64 ns)
+static __always_inline struct hist *record(u64 cgid, u32 kind, u64 ns)
 {
 	struct hist_key k = { .cgroup_id = cgid, .kind = kind };
 	struct hist *h = bpf_map_lookup_elem(&hists, &k);
@@ -120,10 +131,28 @@ static __always_inline void record(u64 cgid, u32 kind, u64 ns)
 		h = bpf_map_lookup_elem(&hists, &k);
 		if (!h) { // map full: count the loss rather than hide it
 			count_drop();
-			return;
+			return 0;
 		}
 	}
 	hist_add(h, ns);
+	return h;
+}
+
+static __always_inline void add_oncpu(u64 cgid, u64 ns)
+{
+	u64 *v = bpf_map_lookup_elem(&oncpu, &cgid);
+	if (v) {
+		__sync_fetch_and_add(v, ns);
+		return;
+	}
+	// Racing first adds: NOEXIST makes the loser fall through to the add.
+	if (!bpf_map_update_elem(&oncpu, &cgid, &ns, BPF_NOEXIST))
+		return;
+	v = bpf_map_lookup_elem(&oncpu, &cgid);
+	if (v)
+		__sync_fetch_and_add(v, ns);
+	else
+		count_drop();
 }
 
 static __always_inline void on_wakeup(struct task_struct *p, bool btf)
@@ -153,13 +182,21 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
 				ts->reason = (st & 2) ? OFF_IOWAIT : OFF_SLEEP;
 			}
 			ts->off_ts = enable_offcpu ? now : 0;
+			if (enable_oncpu && ts->on_ts && now > ts->on_ts)
+				add_oncpu(task_cgroup(prev, btf), now - ts->on_ts);
+			ts->on_ts = 0;
 		}
 	}
 
 	if (!BPF_CORE_READ(next, pid))
 		return;
-	struct task_ts *ts = task_ts(next, btf, false);
+	// On-CPU time needs every task's switch-in, so its storage is made here.
+	struct task_ts *ts = task_ts(next, btf, enable_oncpu);
 	if (!ts)
+		return;
+	if (enable_oncpu)
+		ts->on_ts = now;
+	if (!ts->runq_ts && !ts->off_ts)
 		return;
 	u64 cgid = task_cgroup(next, btf);
 	if (ts->runq_ts && now > ts->runq_ts)
@@ -193,12 +230,18 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 	return 0;
 }
 
-// Block IO: request pointer -> issue time. Requests are few and short-lived.
+// Block IO: request pointer -> issue time and the issuing task's cgroup.
+// Requests are few and short-lived.
+struct bio_start_val {
+	u64 ts;
+	u64 cgroup_id;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, u64);
-	__type(value, u64);
+	__type(value, struct bio_start_val);
 } bio_start SEC(".maps");
 
 struct {
@@ -212,17 +255,24 @@ static const struct bio_hist zero_bio;
 
 static __always_inline void on_issue(struct request *rq)
 {
-	u64 k = (u64)rq, now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&bio_start, &k, &now, BPF_ANY);
+	u64 k = (u64)rq;
+	// The task that issues the request; for writeback and plugged IO flushed
+	// by a kworker, that worker's cgroup.
+	struct bio_start_val v = {
+		.ts = bpf_ktime_get_ns(),
+		.cgroup_id = enable_bio_cgroup ? bpf_get_current_cgroup_id() : 0,
+	};
+	bpf_map_update_elem(&bio_start, &k, &v, BPF_ANY);
 }
 
 static __always_inline void on_complete(struct request *rq, unsigned int nr_bytes)
 {
 	u64 k = (u64)rq;
-	u64 *ts = bpf_map_lookup_elem(&bio_start, &k);
-	if (!ts)
+	struct bio_start_val *v = bpf_map_lookup_elem(&bio_start, &k);
+	if (!v)
 		return;
-	u64 ns = bpf_ktime_get_ns() - *ts;
+	u64 ns = bpf_ktime_get_ns() - v->ts;
+	u64 cgid = v->cgroup_id;
 	bpf_map_delete_elem(&bio_start, &k);
 
 	struct gendisk *d = BPF_CORE_READ(rq, q, disk);
@@ -241,6 +291,13 @@ static __always_inline void on_complete(struct request *rq, unsigned int nr_byte
 	}
 	hist_add(&h->h, ns);
 	__sync_fetch_and_add(&h->bytes, nr_bytes);
+
+	if (enable_bio_cgroup && cgid) {
+		u32 op = bk.op < KIND_BIO_OTHER ? bk.op : KIND_BIO_OTHER;
+		struct hist *ch = record(cgid, KIND_BIO_BASE + op, ns);
+		if (ch)
+			__sync_fetch_and_add(&ch->bytes, nr_bytes);
+	}
 }
 
 SEC("tp_btf/block_rq_issue")

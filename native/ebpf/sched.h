@@ -37,6 +37,8 @@ struct request {
 enum {
 	KIND_RUNQ = 0,
 	KIND_OFFCPU_BASE = 1, // + OFF_* reason
+	KIND_BIO_BASE = 4,    // + REQ_OP_* 0..3, or + KIND_BIO_OTHER: block IO per issuing cgroup
+	KIND_BIO_OTHER = 4,
 };
 enum { OFF_PREEMPTED = 0, OFF_SLEEP = 1, OFF_IOWAIT = 2 };
 
@@ -63,6 +65,7 @@ struct hist {
 	u64 slots[HIST_SLOTS];
 	u64 zero;
 	u64 sum_ns;
+	u64 bytes; // block IO kinds only
 };
 
 // Block IO series: per disk (MKDEV(major, first_minor)) and REQ_OP_*.

@@ -4,7 +4,12 @@ package ebpfreceiver
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,4 +111,80 @@ func BenchmarkScrape(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(md.ResourceMetrics().Len()-1), "cgroups")
+}
+
+// BenchmarkCollectionCost is the receiver's cost under the real-load
+// workload (the busy child of TestRealLoad, re-run in its cgroup for as long
+// as the benchmark lasts, and O_DIRECT IO in another): the process's CPU time
+// (getrusage, user + system) per scrape, 10 ms apart, and each program's
+// kernel-side run time per event from the BPF statistics. CPU time is the
+// scraping thread's (RUSAGE_THREAD, the goroutine locked to it): the load
+// goroutines' fork/exec runs in this process too and is not the receiver's.
+func BenchmarkCollectionCost(b *testing.B) {
+	needRoot(b)
+	busyDir, _ := mkCgroup(b, "acceltel-bench-busy")
+	ioDir, _ := mkCgroup(b, "acceltel-bench-io")
+	s := newScraper(createDefaultConfig().(*Config), receivertest.NewNopSettings(metadata.Type), loadProbe)
+	if err := s.start(context.Background(), &statusHost{}); err != nil || s.probe == nil {
+		b.Fatal("probe did not load", err)
+	}
+	defer s.shutdown(context.Background())
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	load := func(dir string, env string) {
+		defer wg.Done()
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer unix.Close(fd)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), env)
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Error(err, string(out))
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go load(busyDir, "ACCELTEL_EBPF_BUSY=1")
+	go load(ioDir, "ACCELTEL_EBPF_DIO="+filepath.Join(b.TempDir(), "direct"))
+	time.Sleep(200 * time.Millisecond)
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpu time.Duration
+	var before, after unix.Rusage
+	resources := 0
+	for b.Loop() {
+		time.Sleep(10 * time.Millisecond)
+		_ = unix.Getrusage(unix.RUSAGE_THREAD, &before)
+		md, err := s.scrape(context.Background())
+		_ = unix.Getrusage(unix.RUSAGE_THREAD, &after)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += time.Duration(unix.TimevalToNsec(after.Utime) - unix.TimevalToNsec(before.Utime) +
+			unix.TimevalToNsec(after.Stime) - unix.TimevalToNsec(before.Stime))
+		resources = md.ResourceMetrics().Len()
+	}
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/scrape")
+	b.ReportMetric(float64(resources-1), "cgroups")
+	for _, st := range s.probe.programStats() {
+		if st.runs > 0 {
+			b.ReportMetric(float64(st.runTimeNs)/float64(st.runs), st.name+"-ns/run")
+			b.Logf("%s (%s): %d runs, %.0f ns/run", st.name, st.method, st.runs, float64(st.runTimeNs)/float64(st.runs))
+		}
+	}
 }

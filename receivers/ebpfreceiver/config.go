@@ -21,6 +21,13 @@ type SignalConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 }
 
+// BlockIOConfig switches block IO latency per disk, and also per cgroup of
+// the task that issued the request.
+type BlockIOConfig struct {
+	Enabled   bool `mapstructure:"enabled"`
+	PerCgroup bool `mapstructure:"per_cgroup"`
+}
+
 // Config is the configuration of the ebpf receiver.
 type Config struct {
 	scraperhelper.ControllerConfig `mapstructure:",squash"`
@@ -39,9 +46,15 @@ type Config struct {
 	// cgroup cannot be read from it.
 	AttachMethods []string `mapstructure:"attach_methods"`
 
-	RunQueue SignalConfig `mapstructure:"runqueue"`
-	OffCPU   SignalConfig `mapstructure:"offcpu"`
-	BlockIO  SignalConfig `mapstructure:"blockio"`
+	RunQueue SignalConfig  `mapstructure:"runqueue"`
+	OffCPU   SignalConfig  `mapstructure:"offcpu"`
+	OnCPU    SignalConfig  `mapstructure:"oncpu"`
+	BlockIO  BlockIOConfig `mapstructure:"blockio"`
+
+	// MaxCgroups is the cardinality budget: per scrape, the cgroups with the
+	// most events since the previous scrape get their own series, and the rest
+	// are added up under one resource with acceltel.cgroup.path "other".
+	MaxCgroups int `mapstructure:"max_cgroups"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -69,8 +82,11 @@ func (cfg *Config) Validate() error {
 		}
 		seen[m] = true
 	}
-	if !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled && !cfg.BlockIO.Enabled {
-		errs = append(errs, errors.New("enable at least one of runqueue, offcpu, blockio"))
+	if cfg.MaxCgroups < 1 {
+		errs = append(errs, fmt.Errorf("max_cgroups must be at least 1, got %d", cfg.MaxCgroups))
+	}
+	if !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled && !cfg.OnCPU.Enabled && !cfg.BlockIO.Enabled {
+		errs = append(errs, errors.New("enable at least one of runqueue, offcpu, oncpu, blockio"))
 	}
 	return errors.Join(errs...)
 }

@@ -30,14 +30,19 @@ func TestLoadConfig(t *testing.T) {
 			assert.True(t, c.RunQueue.Enabled)
 			assert.False(t, c.OffCPU.Enabled)
 			assert.False(t, c.BlockIO.Enabled)
+			assert.False(t, c.OnCPU.Enabled)
 		}},
 		{id: "ebpf/cgroup", check: func(t *testing.T, c *Config) {
 			assert.Equal(t, "/sys/fs/cgroup/unified", c.CgroupPath)
+			assert.Equal(t, 50, c.MaxCgroups)
+			assert.True(t, c.BlockIO.Enabled)
+			assert.False(t, c.BlockIO.PerCgroup)
 		}},
 		{id: "ebpf/relative", wantErr: `root_path must be absolute, got "hostfs"`},
 		{id: "ebpf/badmethod", wantErr: `attach_methods: unknown method "kprobe"`},
 		{id: "ebpf/nomethod", wantErr: "attach_methods must name at least one"},
-		{id: "ebpf/nothing", wantErr: "enable at least one of runqueue, offcpu, blockio"},
+		{id: "ebpf/budget", wantErr: "max_cgroups must be at least 1, got 0"},
+		{id: "ebpf/nothing", wantErr: "enable at least one of runqueue, offcpu, oncpu, blockio"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

@@ -32,7 +32,9 @@ func createDefaultConfig() component.Config {
 		AttachMethods:        []string{methodTPBTF, methodRawTP},
 		RunQueue:             SignalConfig{Enabled: true},
 		OffCPU:               SignalConfig{Enabled: true},
-		BlockIO:              SignalConfig{Enabled: true},
+		OnCPU:                SignalConfig{Enabled: true},
+		BlockIO:              BlockIOConfig{Enabled: true, PerCgroup: true},
+		MaxCgroups:           200,
 	}
 }
 

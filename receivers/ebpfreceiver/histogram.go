@@ -17,6 +17,8 @@ const (
 	histIndexOffset  = histMinLog2<<histScale - unitsLog2PerSec<<histScale // OTel index of slot 0
 	kindRunQueue     = 0
 	kindOffCPUBase   = 1
+	kindBioBase      = 4 // + REQ_OP_* 0..3, or + bioOpOther
+	bioOpOther       = 4
 	offPreempted     = 0
 	offSleep         = 1
 	offIOWait        = 2
@@ -59,4 +61,31 @@ func fillExpHistogram(dp pmetric.ExponentialHistogramDataPoint, h *schedHist, st
 	}
 	dp.SetCount(count)
 	dp.SetSum(float64(h.SumNs) / nsPerSecond)
+}
+
+// histCount is the number of samples in a kernel histogram.
+func histCount(h *schedHist) uint64 {
+	n := h.Zero
+	for _, c := range h.Slots {
+		n += c
+	}
+	return n
+}
+
+// addDelta adds cur - prev to h. The kernel's counts only grow while its
+// entry lives; an entry that was deleted and made again (prev > cur) counts
+// from zero.
+func (h *schedHist) addDelta(cur, prev *schedHist) {
+	if prev == nil || prev.Zero > cur.Zero || prev.SumNs > cur.SumNs {
+		prev = &schedHist{}
+	}
+	for i := range h.Slots {
+		if cur.Slots[i] >= prev.Slots[i] {
+			h.Slots[i] += cur.Slots[i] - prev.Slots[i]
+		} else {
+			h.Slots[i] += cur.Slots[i]
+		}
+	}
+	h.Zero += cur.Zero - prev.Zero
+	h.SumNs += cur.SumNs - prev.SumNs
 }

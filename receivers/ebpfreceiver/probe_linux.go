@@ -25,7 +25,7 @@ type hook struct {
 
 const (
 	sigRunQueue = iota // run-queue latency only
-	sigSched           // run-queue latency or off-CPU time
+	sigSched           // run-queue latency, off-CPU or on-CPU time
 	sigBlockIO
 )
 
@@ -50,6 +50,10 @@ type probe struct {
 	progs   []attachedProg
 	stats   io.Closer // BPF run-time statistics, nil where not allowed
 	skipped string    // why an attach method was ruled out before trying
+
+	hists mapReader[schedHistKey, schedHist]
+	oncpu mapReader[uint64, uint64]
+	bio   mapReader[schedBioKey, schedBioHist]
 }
 
 func loadProbe(cfg *Config) (_ *probe, err error) {
@@ -66,8 +70,14 @@ func loadProbe(cfg *Config) (_ *probe, err error) {
 	if err := spec.Variables["enable_runq"].Set(cfg.RunQueue.Enabled); err != nil {
 		return nil, err
 	}
-	if err := spec.Variables["enable_offcpu"].Set(cfg.OffCPU.Enabled); err != nil {
-		return nil, err
+	for name, v := range map[string]bool{
+		"enable_offcpu":     cfg.OffCPU.Enabled,
+		"enable_oncpu":      cfg.OnCPU.Enabled,
+		"enable_bio_cgroup": cfg.BlockIO.PerCgroup,
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, err
+		}
 	}
 
 	p := &probe{maps: map[string]*ebpf.Map{}}
@@ -100,7 +110,7 @@ func loadProbe(cfg *Config) (_ *probe, err error) {
 	for _, h := range hooks {
 		switch {
 		case h.signal == sigRunQueue && !cfg.RunQueue.Enabled,
-			h.signal == sigSched && !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled,
+			h.signal == sigSched && !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled && !cfg.OnCPU.Enabled,
 			h.signal == sigBlockIO && !cfg.BlockIO.Enabled:
 			continue
 		}
@@ -185,30 +195,66 @@ func (p *probe) Close() error {
 	return errors.Join(errs...)
 }
 
-// readHists calls fn for every (cgroup, kind) histogram in the kernel map.
-func (p *probe) readHists(fn func(k *schedHistKey, h *schedHist)) error {
+// batchSize is the most entries one BPF_MAP_LOOKUP_BATCH call returns.
+const batchSize = 256
+
+// mapReader reads one map with BPF_MAP_LOOKUP_BATCH (Linux 5.6+), a batch of
+// entries per system call, or entry by entry where the kernel cannot. Not
+// BatchLookupAndDelete: the kernel's values are cumulative and stay.
+type mapReader[K, V any] struct {
+	keys    []K
+	vals    []V
+	noBatch bool // the kernel lacks the batch API for this map: iterate
+}
+
+func (r *mapReader[K, V]) read(m *ebpf.Map, fn func(*K, *V)) error {
+	if !r.noBatch {
+		if r.keys == nil {
+			r.keys, r.vals = make([]K, batchSize), make([]V, batchSize)
+		}
+		var cursor ebpf.MapBatchCursor
+		for first := true; ; first = false {
+			n, err := m.BatchLookup(&cursor, r.keys, r.vals, nil)
+			for i := range n {
+				fn(&r.keys[i], &r.vals[i])
+			}
+			switch {
+			case errors.Is(err, ebpf.ErrKeyNotExist): // the end, after the last n
+				return nil
+			case first && n == 0 && errors.Is(err, ebpf.ErrNotSupported):
+				r.noBatch = true
+			case err != nil:
+				return err
+			default:
+				continue
+			}
+			break
+		}
+	}
 	var (
-		k schedHistKey
-		h schedHist
+		k K
+		v V
 	)
-	it := p.maps["hists"].Iterate()
-	for it.Next(&k, &h) {
-		fn(&k, &h)
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		fn(&k, &v)
 	}
 	return it.Err()
 }
 
+// readHists calls fn for every (cgroup, kind) histogram in the kernel map.
+func (p *probe) readHists(fn func(k *schedHistKey, h *schedHist)) error {
+	return p.hists.read(p.maps["hists"], fn)
+}
+
+// readOnCPU calls fn for every cgroup's on-CPU nanoseconds.
+func (p *probe) readOnCPU(fn func(id, ns uint64)) error {
+	return p.oncpu.read(p.maps["oncpu"], func(id, ns *uint64) { fn(*id, *ns) })
+}
+
 // readBio calls fn for every (disk, operation) block IO histogram.
 func (p *probe) readBio(fn func(k *schedBioKey, h *schedBioHist)) error {
-	var (
-		k schedBioKey
-		h schedBioHist
-	)
-	it := p.maps["bio_hists"].Iterate()
-	for it.Next(&k, &h) {
-		fn(&k, &h)
-	}
-	return it.Err()
+	return p.bio.read(p.maps["bio_hists"], fn)
 }
 
 func (p *probe) dropped() uint64 {
@@ -252,3 +298,4 @@ func (p *probe) hasStats() bool   { return p.stats != nil }
 func (p *probe) ruledOut() string { return p.skipped }
 
 func (p *probe) deleteHist(k *schedHistKey) { _ = p.maps["hists"].Delete(k) }
+func (p *probe) deleteOnCPU(id uint64)      { _ = p.maps["oncpu"].Delete(id) }

@@ -5,6 +5,7 @@ package ebpfreceiver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,13 @@ import (
 // than CPUs, so that they preempt each other and wait in the run queue. In
 // init, since the generated TestMain is taken.
 func init() {
+	if path := os.Getenv("ACCELTEL_EBPF_DIO"); path != "" {
+		if _, err := directIOFile(path, dioBlocks); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv("ACCELTEL_EBPF_BUSY") == "1" {
 		n := 4 * runtime.NumCPU()
 		runtime.GOMAXPROCS(n)
@@ -55,7 +63,7 @@ func needRoot(t testing.TB) {
 }
 
 // mkCgroup creates a cgroup v2 under the cgroup2 mount and returns its path and id.
-func mkCgroup(t *testing.T, name string) (string, uint64) {
+func mkCgroup(t testing.TB, name string) (string, uint64) {
 	root := findCgroup2("/proc/self/mounts")
 	require.NotEmpty(t, root, "no cgroup2 mount in /proc/self/mounts")
 	dir := filepath.Join(root, name+"-"+strconv.Itoa(os.Getpid()))
@@ -66,16 +74,26 @@ func mkCgroup(t *testing.T, name string) (string, uint64) {
 	return dir, st.Ino
 }
 
-// runBusyIn runs the busy child inside the cgroup (clone3 CLONE_INTO_CGROUP).
-func runBusyIn(t *testing.T, dir string) {
+// runChildIn runs the test binary as a child inside the cgroup (clone3
+// CLONE_INTO_CGROUP) with env set, and returns its CPU time (user + system)
+// and wall time.
+func runChildIn(t *testing.T, dir string, env ...string) (cpu, wall time.Duration) {
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 	require.NoError(t, err)
 	defer unix.Close(fd)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "ACCELTEL_EBPF_BUSY=1")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
+	wall = time.Since(start)
 	require.NoError(t, err, string(out))
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), wall
+}
+
+// runBusyIn runs the busy child inside the cgroup.
+func runBusyIn(t *testing.T, dir string) (cpu, wall time.Duration) {
+	return runChildIn(t, dir, "ACCELTEL_EBPF_BUSY=1")
 }
 
 func findCgroupResource(md pmetric.Metrics, id uint64) (pmetric.ResourceMetrics, bool) {
@@ -86,16 +104,6 @@ func findCgroupResource(md pmetric.Metrics, id uint64) (pmetric.ResourceMetrics,
 		}
 	}
 	return pmetric.ResourceMetrics{}, false
-}
-
-func metricByName(rm pmetric.ResourceMetrics, name string) (pmetric.Metric, bool) {
-	ms := rm.ScopeMetrics().At(0).Metrics()
-	for i := range ms.Len() {
-		if ms.At(i).Name() == name {
-			return ms.At(i), true
-		}
-	}
-	return pmetric.Metric{}, false
 }
 
 // checkBuckets checks that the mean (from the independent sum) lies within the
@@ -131,27 +139,56 @@ func pow2q(i int) float64 {
 	return v
 }
 
-// directIO writes and reads back n 4 KiB blocks with O_DIRECT|O_DSYNC, so
+const dioBlocks = 64
+
+// directIOFile writes and reads back n 4 KiB blocks with O_DIRECT|O_DSYNC, so
 // that each one is a block request; it returns the bytes of each direction.
-func directIO(t *testing.T, n int) int {
+func directIOFile(path string, n int) (int, error) {
 	const blk = 4096
-	f, err := os.OpenFile(filepath.Join(t.TempDir(), "direct"), os.O_RDWR|os.O_CREATE|unix.O_DIRECT|unix.O_DSYNC, 0o600)
-	require.NoError(t, err)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_DIRECT|unix.O_DSYNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
 	defer f.Close()
 	// O_DIRECT needs an aligned buffer: an anonymous mapping is page-aligned.
 	buf, err := unix.Mmap(-1, 0, blk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, err
+	}
 	defer unix.Munmap(buf)
 	for i := range n {
 		buf[0] = byte(i)
-		_, err := f.WriteAt(buf, int64(i*blk))
-		require.NoError(t, err)
+		if _, err := f.WriteAt(buf, int64(i*blk)); err != nil {
+			return 0, err
+		}
 	}
 	for i := range n {
-		_, err := f.ReadAt(buf, int64(i*blk))
-		require.NoError(t, err)
+		if _, err := f.ReadAt(buf, int64(i*blk)); err != nil {
+			return 0, err
+		}
 	}
-	return n * blk
+	return n * blk, nil
+}
+
+// cgroupBlockIO sums the requests and bytes of one operation on a cgroup's resource.
+func cgroupBlockIO(rm pmetric.ResourceMetrics, op string) (reqs uint64, bytes int64) {
+	if m, ok := metricByName(rm, metricBlockIO); ok {
+		for j := range m.ExponentialHistogram().DataPoints().Len() {
+			dp := m.ExponentialHistogram().DataPoints().At(j)
+			if v, _ := dp.Attributes().Get(attrBlockIOOp); v.Str() == op {
+				reqs += dp.Count()
+			}
+		}
+	}
+	if m, ok := metricByName(rm, metricBlockIOBytes); ok {
+		for j := range m.Sum().DataPoints().Len() {
+			dp := m.Sum().DataPoints().At(j)
+			if v, _ := dp.Attributes().Get(attrBlockIOOp); v.Str() == op {
+				bytes += dp.IntValue()
+			}
+		}
+	}
+	return reqs, bytes
 }
 
 // blockIOCounts sums, over disks, the requests and bytes of one operation.
@@ -185,6 +222,7 @@ func TestRealLoad(t *testing.T) {
 			needRoot(t)
 			busyDir, busyID := mkCgroup(t, "acceltel-busy")
 			_, idleID := mkCgroup(t, "acceltel-idle")
+			ioDir, ioID := mkCgroup(t, "acceltel-io")
 
 			cfg := createDefaultConfig().(*Config)
 			cfg.AttachMethods = methods
@@ -202,9 +240,10 @@ func TestRealLoad(t *testing.T) {
 			}
 			assert.Len(t, ids, 5)
 
-			runBusyIn(t, busyDir)
-			const blocks = 64
-			ioBytes := directIO(t, blocks)
+			busyCPU, busyWall := runBusyIn(t, busyDir)
+			const blocks = dioBlocks
+			ioBytes := blocks * 4096
+			runChildIn(t, ioDir, "ACCELTEL_EBPF_DIO="+filepath.Join(t.TempDir(), "direct"))
 			md, err := s.scrape(context.Background())
 			require.NoError(t, err)
 
@@ -239,6 +278,31 @@ func TestRealLoad(t *testing.T) {
 			// Every preemption is an off-CPU interval and a run-queue wait.
 			assert.Greater(t, preempted, uint64(50))
 			assert.LessOrEqual(t, preempted, dp.Count())
+
+			// On-CPU: the busy child's threads outnumber the CPUs, so it runs
+			// on all of them for its whole life, CPUs × wall where nothing else
+			// competes; this host is shared, so the reference is its CPU time
+			// from the kernel's rusage (tolerance 10 %), and CPUs × wall + 5 %
+			// the ceiling.
+			on, ok := metricByName(rm, metricOnCPU)
+			require.True(t, ok)
+			onCPU := on.Sum().DataPoints().At(0).DoubleValue()
+			assert.InEpsilon(t, busyCPU.Seconds(), onCPU, 0.10, "on-CPU vs the child's rusage")
+			assert.LessOrEqual(t, onCPU, float64(runtime.NumCPU())*busyWall.Seconds()*1.05)
+			t.Logf("busy cgroup: on-CPU %.3f s, rusage %.3f s, %d CPUs × wall %.3f s", onCPU, busyCPU.Seconds(), runtime.NumCPU(), busyWall.Seconds())
+
+			// Block IO per issuing cgroup: the O_DIRECT child's requests all
+			// count to its cgroup (synchronous, so none merge), none to busy.
+			iorm, found := findCgroupResource(md, ioID)
+			require.True(t, found, "no series for the IO cgroup")
+			for _, op := range []string{"read", "write"} {
+				reqs, bytes := cgroupBlockIO(iorm, op)
+				assert.GreaterOrEqual(t, reqs, uint64(blocks), op)
+				assert.GreaterOrEqual(t, bytes, int64(ioBytes), op)
+				t.Logf("IO cgroup %s: %d requests, %d bytes", op, reqs, bytes)
+			}
+			reqs, _ := cgroupBlockIO(rm, "read")
+			assert.Zero(t, reqs, "the busy cgroup read from disk")
 
 			// Other processes write too, so at least ours; bytes may be merged
 			// into fewer, larger requests but not fewer bytes.

@@ -22,4 +22,6 @@ func (*probe) attachMethods() [][2]string                          { return nil 
 func (*probe) hasStats() bool                                      { return false }
 func (*probe) ruledOut() string                                    { return "" }
 func (*probe) deleteHist(*schedHistKey)                            {}
+func (*probe) deleteOnCPU(uint64)                                  {}
+func (*probe) readOnCPU(func(id, ns uint64)) error                 { return nil }
 func (*probe) readBio(func(k *schedBioKey, h *schedBioHist)) error { return nil }

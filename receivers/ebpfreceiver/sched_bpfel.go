@@ -25,11 +25,18 @@ type schedBioKey struct {
 	Op  uint32
 }
 
+type schedBioStartVal struct {
+	_        structs.HostLayout
+	Ts       uint64
+	CgroupId uint64
+}
+
 type schedHist struct {
 	_     structs.HostLayout
 	Slots [144]uint64
 	Zero  uint64
 	SumNs uint64
+	Bytes uint64
 }
 
 type schedHistKey struct {
@@ -43,6 +50,7 @@ type schedTaskTs struct {
 	_      structs.HostLayout
 	RunqTs uint64
 	OffTs  uint64
+	OnTs   uint64
 	Reason uint32
 	Pad    uint32
 }
@@ -55,6 +63,7 @@ const (
 	schedMapBioStart            = "bio_start"
 	schedMapDropped             = "dropped"
 	schedMapHists               = "hists"
+	schedMapOncpu               = "oncpu"
 	schedMapTaskByPid           = "task_by_pid"
 	schedMapTaskStore           = "task_store"
 	schedProgBlockRqCompleteBtf = "block_rq_complete_btf"
@@ -67,7 +76,9 @@ const (
 	schedProgSchedWakeupNewBtf  = "sched_wakeup_new_btf"
 	schedProgSchedWakeupNewRaw  = "sched_wakeup_new_raw"
 	schedProgSchedWakeupRaw     = "sched_wakeup_raw"
+	schedVarEnableBioCgroup     = "enable_bio_cgroup"
 	schedVarEnableOffcpu        = "enable_offcpu"
+	schedVarEnableOncpu         = "enable_oncpu"
 	schedVarEnableRunq          = "enable_runq"
 )
 
@@ -133,6 +144,7 @@ type schedMapSpecs struct {
 	BioStart  *ebpf.MapSpec `ebpf:"bio_start"`
 	Dropped   *ebpf.MapSpec `ebpf:"dropped"`
 	Hists     *ebpf.MapSpec `ebpf:"hists"`
+	Oncpu     *ebpf.MapSpec `ebpf:"oncpu"`
 	TaskByPid *ebpf.MapSpec `ebpf:"task_by_pid"`
 	TaskStore *ebpf.MapSpec `ebpf:"task_store"`
 }
@@ -141,8 +153,10 @@ type schedMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedVariableSpecs struct {
-	EnableOffcpu *ebpf.VariableSpec `ebpf:"enable_offcpu"`
-	EnableRunq   *ebpf.VariableSpec `ebpf:"enable_runq"`
+	EnableBioCgroup *ebpf.VariableSpec `ebpf:"enable_bio_cgroup"`
+	EnableOffcpu    *ebpf.VariableSpec `ebpf:"enable_offcpu"`
+	EnableOncpu     *ebpf.VariableSpec `ebpf:"enable_oncpu"`
+	EnableRunq      *ebpf.VariableSpec `ebpf:"enable_runq"`
 }
 
 // schedObjects contains all objects after they have been loaded into the kernel.
@@ -169,6 +183,7 @@ type schedMaps struct {
 	BioStart  *ebpf.Map `ebpf:"bio_start"`
 	Dropped   *ebpf.Map `ebpf:"dropped"`
 	Hists     *ebpf.Map `ebpf:"hists"`
+	Oncpu     *ebpf.Map `ebpf:"oncpu"`
 	TaskByPid *ebpf.Map `ebpf:"task_by_pid"`
 	TaskStore *ebpf.Map `ebpf:"task_store"`
 }
@@ -179,6 +194,7 @@ func (m *schedMaps) Close() error {
 		m.BioStart,
 		m.Dropped,
 		m.Hists,
+		m.Oncpu,
 		m.TaskByPid,
 		m.TaskStore,
 	)
@@ -188,8 +204,10 @@ func (m *schedMaps) Close() error {
 //
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedVariables struct {
-	EnableOffcpu *ebpf.Variable `ebpf:"enable_offcpu"`
-	EnableRunq   *ebpf.Variable `ebpf:"enable_runq"`
+	EnableBioCgroup *ebpf.Variable `ebpf:"enable_bio_cgroup"`
+	EnableOffcpu    *ebpf.Variable `ebpf:"enable_offcpu"`
+	EnableOncpu     *ebpf.Variable `ebpf:"enable_oncpu"`
+	EnableRunq      *ebpf.Variable `ebpf:"enable_runq"`
 }
 
 // schedPrograms contains all programs after they have been loaded into the kernel.

@@ -1,11 +1,13 @@
 package ebpfreceiver // import "github.com/acceltel/acceltel/receivers/ebpfreceiver"
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -20,10 +22,16 @@ import (
 )
 
 const (
-	metricRunQueue = "acceltel.ebpf.runqueue.latency"
-	metricOffCPU   = "acceltel.ebpf.offcpu.duration"
-	metricBlockIO  = "acceltel.ebpf.blockio.latency"
-	attrOffReason  = "acceltel.offcpu.reason"
+	metricRunQueue     = "acceltel.ebpf.runqueue.latency"
+	metricOffCPU       = "acceltel.ebpf.offcpu.duration"
+	metricBlockIO      = "acceltel.ebpf.blockio.latency"
+	metricOnCPU        = "acceltel.ebpf.oncpu.time"
+	metricBlockIOBytes = "acceltel.ebpf.blockio.io"
+	attrOffReason      = "acceltel.offcpu.reason"
+	attrBlockIOOp      = "acceltel.blockio.operation"
+	// otherCgroup is the acceltel.cgroup.path of the cgroups over the budget;
+	// real paths start with "/".
+	otherCgroup = "other"
 )
 
 var offReasons = [...]string{offPreempted: "preempted", offSleep: "sleep", offIOWait: "io_wait"}
@@ -53,14 +61,23 @@ type ebpfScraper struct {
 	mb     *metadata.MetricsBuilder
 	load   func(*Config) (*probe, error)
 
-	probe   *probe
-	started pcommon.Timestamp // maps start empty at load: every count is since then
-	cgroups *cgroupResolver
-	infos   map[uint64]cgroupInfo
-	devices map[uint32]string // MKDEV -> disk name
-	bio     []bioSeries
-	missing map[uint64]bool // ids not found in cgroupfs at the last scrape
-	stale   []schedHistKey
+	probe    *probe
+	started  pcommon.Timestamp // maps start empty at load: every count is since then
+	cgroups  *cgroupResolver
+	infos    map[uint64]cgroupInfo
+	devices  map[uint32]string // MKDEV -> disk name
+	bio      []bioSeries
+	missing  map[uint64]bool // ids not found in cgroupfs at the last scrape
+	staleIDs map[uint64]bool // ids gone two scrapes in a row: freed after this one
+	oncpu    map[uint64]uint64
+
+	// Cardinality budget: the last values read, to rank cgroups by samples
+	// per interval, and the cumulative sums of the cgroups over it.
+	entries    []histEntry
+	prev       map[schedHistKey]schedHist
+	other      map[uint32]*schedHist
+	prevOnCPU  map[uint64]uint64
+	otherOnCPU uint64
 }
 
 func newScraper(cfg *Config, set receiver.Settings, load func(*Config) (*probe, error)) *ebpfScraper {
@@ -69,6 +86,12 @@ func newScraper(cfg *Config, set receiver.Settings, load func(*Config) (*probe, 
 		mb:      metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
 		infos:   map[uint64]cgroupInfo{},
 		devices: map[uint32]string{},
+		prev:    map[schedHistKey]schedHist{},
+		other:   map[uint32]*schedHist{},
+
+		staleIDs:  map[uint64]bool{},
+		oncpu:     map[uint64]uint64{},
+		prevOnCPU: map[uint64]uint64{},
 	}
 }
 
@@ -151,78 +174,252 @@ func (s *ebpfScraper) scrape(context.Context) (pmetric.Metrics, error) {
 			dp := m.ExponentialHistogram().DataPoints().AppendEmpty()
 			fillExpHistogram(dp, &s.bio[i].h, s.started, now)
 			dp.Attributes().PutStr("system.device", s.bio[i].device)
-			dp.Attributes().PutStr("acceltel.blockio.operation", s.bio[i].op.String())
+			dp.Attributes().PutStr(attrBlockIOOp, s.bio[i].op.String())
 		}
 	}
 
 	err := errors.Join(errBio, s.appendHistograms(md, now))
 	// A cgroup that is gone will not count again: emit its last value (above)
-	// and free its slot in the kernel map.
-	for i := range s.stale {
-		s.probe.deleteHist(&s.stale[i])
-		delete(s.infos, s.stale[i].CgroupId)
+	// and free its slots in the kernel maps.
+	for i := range s.entries {
+		if k := &s.entries[i].k; s.staleIDs[k.CgroupId] {
+			s.probe.deleteHist(k)
+			delete(s.prev, *k)
+		}
 	}
-	s.stale = s.stale[:0]
+	for id := range s.staleIDs {
+		s.probe.deleteOnCPU(id)
+		delete(s.prevOnCPU, id)
+		delete(s.infos, id)
+	}
+	clear(s.staleIDs)
 	return md, err
 }
 
-// appendHistograms adds one resource per cgroup with its histograms.
+// histEntry is one (cgroup, kind) histogram read from the kernel.
+type histEntry struct {
+	k schedHistKey
+	h schedHist
+}
+
+// cgroupSeries is the resource of one cgroup in the scrape being built.
+type cgroupSeries struct {
+	sm                       pmetric.ScopeMetrics
+	runq, off, bio, bioBytes pmetric.Metric
+}
+
+// appendHistograms reads the kernel's per-cgroup maps and adds them to md.
 func (s *ebpfScraper) appendHistograms(md pmetric.Metrics, now pcommon.Timestamp) error {
-	type series struct {
-		sm        pmetric.ScopeMetrics
-		runq, off pmetric.Metric
+	s.entries = s.entries[:0]
+	err := s.probe.readHists(func(k *schedHistKey, h *schedHist) {
+		s.entries = append(s.entries, histEntry{k: *k, h: *h})
+	})
+	clear(s.oncpu)
+	if s.cfg.OnCPU.Enabled {
+		err = errors.Join(err, s.probe.readOnCPU(func(id, ns uint64) { s.oncpu[id] = ns }))
 	}
-	byCgroup := map[uint64]*series{}
+	s.emitHistograms(md, now, s.entries, s.oncpu)
+	return err
+}
+
+// resolve returns what a cgroup id names, walking the hierarchy at most once
+// per scrape (refreshed), and notes an id that is gone.
+func (s *ebpfScraper) resolve(id uint64, refreshed *bool, missing map[uint64]bool) cgroupInfo {
+	info, ok := s.infos[id]
+	if ok {
+		return info
+	}
+	if !*refreshed {
+		s.cgroups.refresh()
+		*refreshed = true
+	}
+	if path, found := s.cgroups.paths[id]; found {
+		info.path = path
+		o := attribution.ParseCgroupPath(path)
+		info.containerID, info.podUID = o.ContainerID, o.PodUID
+		s.infos[id] = info
+	} else if s.cgroups.root != "" {
+		// Gone, or created after the walk: delete only when it was missing
+		// at the previous scrape too.
+		missing[id] = true
+		if s.missing[id] {
+			s.staleIDs[id] = true
+		}
+	}
+	return info
+}
+
+// emitHistograms adds one resource per cgroup within the budget (the
+// max_cgroups most active since the previous scrape: samples, plus
+// milliseconds on CPU) with its cumulative histograms and on-CPU time, and
+// one "other" resource to which every other cgroup's increase since the
+// previous scrape is added.
+func (s *ebpfScraper) emitHistograms(md pmetric.Metrics, now pcommon.Timestamp, entries []histEntry, oncpu map[uint64]uint64) {
+	activity := map[uint64]uint64{}
+	for i := range entries {
+		e := &entries[i]
+		n := histCount(&e.h)
+		if p, ok := s.prev[e.k]; ok {
+			if pn := histCount(&p); pn <= n {
+				n -= pn
+			}
+		}
+		activity[e.k.CgroupId] += n
+	}
+	for id, ns := range oncpu {
+		if p := s.prevOnCPU[id]; p <= ns {
+			ns -= p
+		}
+		activity[id] += ns / 1e6
+	}
+	ids := make([]uint64, 0, len(activity))
+	for id := range activity {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint64) int {
+		if c := cmp.Compare(activity[b], activity[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	ids = ids[:min(len(ids), s.cfg.MaxCgroups)]
+
+	// The budgeted cgroups, in order of activity.
+	byCgroup := make(map[uint64]*cgroupSeries, len(ids))
 	missing := map[uint64]bool{}
 	refreshed := false
-	err := s.probe.readHists(func(k *schedHistKey, h *schedHist) {
-		id := k.CgroupId
-		info, ok := s.infos[id]
-		if !ok {
-			if !refreshed { // at most one walk of the hierarchy per scrape
-				s.cgroups.refresh()
-				refreshed = true
+	for _, id := range ids {
+		rm := md.ResourceMetrics().AppendEmpty()
+		s.resource(rm.Resource(), id, s.resolve(id, &refreshed, missing))
+		byCgroup[id] = s.newSeries(rm)
+	}
+	seen := make(map[schedHistKey]bool, len(entries))
+	for i := range entries {
+		k, h := &entries[i].k, &entries[i].h
+		seen[*k] = true
+		if ser := byCgroup[k.CgroupId]; ser != nil {
+			s.appendHist(ser, k.Kind, h, now)
+		} else {
+			s.resolve(k.CgroupId, &refreshed, missing)
+			o := s.other[k.Kind]
+			if o == nil {
+				o = &schedHist{}
+				s.other[k.Kind] = o
 			}
-			if path, found := s.cgroups.paths[id]; found {
-				info.path = path
-				o := attribution.ParseCgroupPath(path)
-				info.containerID, info.podUID = o.ContainerID, o.PodUID
-				s.infos[id] = info
-			} else if s.cgroups.root != "" {
-				// Gone, or created after the walk: delete only when it was
-				// missing at the previous scrape too.
-				missing[id] = true
-				if s.missing[id] {
-					s.stale = append(s.stale, *k)
-				}
+			var prev *schedHist
+			if p, ok := s.prev[*k]; ok {
+				prev = &p
+			}
+			o.addDelta(h, prev)
+		}
+		s.prev[*k] = *h
+	}
+	for k := range s.prev {
+		if !seen[k] {
+			delete(s.prev, k)
+		}
+	}
+	for id, ns := range oncpu {
+		if ser := byCgroup[id]; ser != nil {
+			appendOnCPU(ser, ns, s.started, now)
+		} else {
+			s.resolve(id, &refreshed, missing)
+			if p := s.prevOnCPU[id]; p <= ns {
+				s.otherOnCPU += ns - p
+			} else {
+				s.otherOnCPU += ns
 			}
 		}
-		ser := byCgroup[id]
-		if ser == nil {
-			rm := md.ResourceMetrics().AppendEmpty()
-			s.resource(rm.Resource(), id, info)
-			ser = &series{sm: rm.ScopeMetrics().AppendEmpty()}
-			ser.sm.Scope().SetName(metadata.ScopeName)
-			ser.sm.Scope().SetVersion(s.set.BuildInfo.Version)
-			byCgroup[id] = ser
+		s.prevOnCPU[id] = ns
+	}
+	for id := range s.prevOnCPU {
+		if _, ok := oncpu[id]; !ok {
+			delete(s.prevOnCPU, id)
 		}
-		switch {
-		case k.Kind == kindRunQueue:
-			if ser.runq == (pmetric.Metric{}) {
-				ser.runq = newExpHistogram(ser.sm, metricRunQueue, "Time a task of the cgroup waited runnable in the CPU run queue.")
-			}
-			fillExpHistogram(ser.runq.ExponentialHistogram().DataPoints().AppendEmpty(), h, s.started, now)
-		case k.Kind >= kindOffCPUBase && int(k.Kind-kindOffCPUBase) < len(offReasons):
-			if ser.off == (pmetric.Metric{}) {
-				ser.off = newExpHistogram(ser.sm, metricOffCPU, "Time a task of the cgroup spent off the CPU, per reason.")
-			}
-			dp := ser.off.ExponentialHistogram().DataPoints().AppendEmpty()
-			fillExpHistogram(dp, h, s.started, now)
-			dp.Attributes().PutStr(attrOffReason, offReasons[k.Kind-kindOffCPUBase])
-		}
-	})
+	}
 	s.missing = missing
-	return err
+
+	if len(s.other) > 0 || s.otherOnCPU > 0 {
+		rm := md.ResourceMetrics().AppendEmpty()
+		rb := metadata.NewResourceBuilder(s.cfg.ResourceAttributes)
+		rb.SetAcceltelCgroupPath(otherCgroup)
+		rb.Emit().MoveTo(rm.Resource())
+		ser := s.newSeries(rm)
+		kinds := make([]uint32, 0, len(s.other))
+		for kind := range s.other {
+			kinds = append(kinds, kind)
+		}
+		slices.Sort(kinds)
+		for _, kind := range kinds {
+			s.appendHist(ser, kind, s.other[kind], now)
+		}
+		if s.otherOnCPU > 0 {
+			appendOnCPU(ser, s.otherOnCPU, s.started, now)
+		}
+	}
+}
+
+func (s *ebpfScraper) newSeries(rm pmetric.ResourceMetrics) *cgroupSeries {
+	ser := &cgroupSeries{sm: rm.ScopeMetrics().AppendEmpty()}
+	ser.sm.Scope().SetName(metadata.ScopeName)
+	ser.sm.Scope().SetVersion(s.set.BuildInfo.Version)
+	return ser
+}
+
+// appendHist adds one histogram of the given kind to a cgroup's resource.
+func (s *ebpfScraper) appendHist(ser *cgroupSeries, kind uint32, h *schedHist, now pcommon.Timestamp) {
+	switch {
+	case kind == kindRunQueue:
+		if ser.runq == (pmetric.Metric{}) {
+			ser.runq = newExpHistogram(ser.sm, metricRunQueue, "Time a task of the cgroup waited runnable in the CPU run queue.")
+		}
+		fillExpHistogram(ser.runq.ExponentialHistogram().DataPoints().AppendEmpty(), h, s.started, now)
+	case kind >= kindOffCPUBase && int(kind-kindOffCPUBase) < len(offReasons):
+		if ser.off == (pmetric.Metric{}) {
+			ser.off = newExpHistogram(ser.sm, metricOffCPU, "Time a task of the cgroup spent off the CPU, per reason.")
+		}
+		dp := ser.off.ExponentialHistogram().DataPoints().AppendEmpty()
+		fillExpHistogram(dp, h, s.started, now)
+		dp.Attributes().PutStr(attrOffReason, offReasons[kind-kindOffCPUBase])
+	case kind >= kindBioBase && kind <= kindBioBase+bioOpOther:
+		op := metadata.AttributeOperationOther
+		if int(kind-kindBioBase) < len(bioOps) {
+			op = bioOps[kind-kindBioBase]
+		}
+		if ser.bio == (pmetric.Metric{}) {
+			ser.bio = newExpHistogram(ser.sm, metricBlockIO, "Block request latency, issue to completion, of the requests the cgroup's tasks issued, per operation.")
+			ser.bioBytes = ser.sm.Metrics().AppendEmpty()
+			ser.bioBytes.SetName(metricBlockIOBytes)
+			ser.bioBytes.SetDescription("Bytes completed by the block requests the cgroup's tasks issued, per operation.")
+			ser.bioBytes.SetUnit("By")
+			sum := ser.bioBytes.SetEmptySum()
+			sum.SetIsMonotonic(true)
+			sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		}
+		dp := ser.bio.ExponentialHistogram().DataPoints().AppendEmpty()
+		fillExpHistogram(dp, h, s.started, now)
+		dp.Attributes().PutStr(attrBlockIOOp, op.String())
+		bp := ser.bioBytes.Sum().DataPoints().AppendEmpty()
+		bp.SetStartTimestamp(s.started)
+		bp.SetTimestamp(now)
+		bp.SetIntValue(int64(h.Bytes))
+		bp.Attributes().PutStr(attrBlockIOOp, op.String())
+	}
+}
+
+// appendOnCPU adds the cumulative on-CPU time of a cgroup's tasks.
+func appendOnCPU(ser *cgroupSeries, ns uint64, start, now pcommon.Timestamp) {
+	m := ser.sm.Metrics().AppendEmpty()
+	m.SetName(metricOnCPU)
+	m.SetDescription("Time the cgroup's tasks ran on a CPU, switch-in to switch-out (sched_switch).")
+	m.SetUnit("s")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dp := sum.DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(now)
+	dp.SetDoubleValue(float64(ns) / nsPerSecond)
 }
 
 // deviceName names a disk by its MKDEV(major, minor) through /sys/dev/block.
