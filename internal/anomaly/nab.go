@@ -37,15 +37,21 @@ type NABFile struct {
 
 // LoadNAB reads every data/<category>/<name>.csv under dir and its windows from combined_windows.json.
 func LoadNAB(dir string) ([]NABFile, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "combined_windows.json"))
+	return LoadNABFrom(filepath.Join(dir, "data"), filepath.Join(dir, "combined_windows.json"))
+}
+
+// LoadNABFrom reads every <category>/<name>.csv under dataDir and their
+// windows from windowsFile (NAB's labels/combined_windows.json layout).
+func LoadNABFrom(dataDir, windowsFile string) ([]NABFile, error) {
+	raw, err := os.ReadFile(windowsFile)
 	if err != nil {
 		return nil, err
 	}
 	var wins map[string][][2]string
 	if err := json.Unmarshal(raw, &wins); err != nil {
-		return nil, fmt.Errorf("combined_windows.json: %w", err)
+		return nil, fmt.Errorf("%s: %w", filepath.Base(windowsFile), err)
 	}
-	paths, err := filepath.Glob(filepath.Join(dir, "data", "*", "*.csv"))
+	paths, err := filepath.Glob(filepath.Join(dataDir, "*", "*.csv"))
 	if err != nil {
 		return nil, err
 	}

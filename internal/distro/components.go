@@ -3,6 +3,7 @@
 package distro
 
 import (
+	anomalyconnector "github.com/acceltel/acceltel/connectors/anomalyconnector"
 	anomalyprocessor "github.com/acceltel/acceltel/processors/anomalyprocessor"
 	costprocessor "github.com/acceltel/acceltel/processors/costprocessor"
 	parallelismprocessor "github.com/acceltel/acceltel/processors/parallelismprocessor"
@@ -144,11 +145,15 @@ func Components() (otelcol.Factories, error) {
 		anomalyprocessor.NewFactory().Type():           "github.com/acceltel/acceltel v0.0.0",
 	})
 
-	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory]()
+	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
+		anomalyconnector.NewFactory(),
+	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
-	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{})
+	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
+		anomalyconnector.NewFactory().Type(): "github.com/acceltel/acceltel v0.0.0",
+	})
 
 	return factories, nil
 }
