@@ -19,6 +19,7 @@ import (
 
 	"github.com/acceltel/acceltel/connectors/anomalyconnector/internal/metadata"
 	"github.com/acceltel/acceltel/internal/anomaly"
+	"github.com/acceltel/acceltel/internal/metricseries"
 )
 
 // Log record attributes.
@@ -148,7 +149,7 @@ func (c *anomalyConnector) detect(md pmetric.Metrics) plog.Logs {
 				if !c.watched(m.Name()) {
 					continue
 				}
-				eachPoint(m, func(pt point) {
+				metricseries.EachPoint(m, func(pt metricseries.Point) {
 					s, r, v, ok := c.update(m.Name(), res, pt, now)
 					if !ok {
 						return
@@ -200,8 +201,8 @@ func (c *anomalyConnector) transition(s *series, score float64) string {
 
 // update feeds one point to its series' ensemble; ok is false when the point
 // produced no score (a new series over the cap, a counter's first point or reset).
-func (c *anomalyConnector) update(name string, res pcommon.Map, pt point, now time.Time) (*series, anomaly.Result, float64, bool) {
-	key := seriesKey(&c.sb, name, res, pt.attrs)
+func (c *anomalyConnector) update(name string, res pcommon.Map, pt metricseries.Point, now time.Time) (*series, anomaly.Result, float64, bool) {
+	key := metricseries.Key(&c.sb, name, res, pt.Attrs)
 	s := c.series[key]
 	if s == nil {
 		if len(c.series) >= c.cfg.MaxSeries {
@@ -215,15 +216,15 @@ func (c *anomalyConnector) update(name string, res pcommon.Map, pt point, now ti
 		c.series[key] = s
 	}
 	s.seen = now
-	v := pt.value
-	if pt.cumulative {
+	v := pt.Value
+	if pt.Cumulative {
 		// Watch the rate: a lower value or a new start time is a reset.
-		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.value >= s.prev && pt.start == s.prevSt && pt.ts > s.prevTS
-		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.value, pt.ts, pt.start, true
+		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.Value >= s.prev && pt.Start == s.prevSt && pt.Timestamp > s.prevTS
+		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.Value, pt.Timestamp, pt.Start, true
 		if !ok {
 			return nil, anomaly.Result{}, 0, false
 		}
-		v = (pt.value - prev) / (float64(pt.ts-prevTS) / 1e9)
+		v = (pt.Value - prev) / (float64(pt.Timestamp-prevTS) / 1e9)
 	}
 	return s, s.ens.Update(v), v, true
 }
@@ -248,12 +249,12 @@ func setEvent(lr plog.LogRecord, ev string, ts, obs pcommon.Timestamp) {
 	lr.Attributes().PutStr(attrEvent, ev)
 }
 
-func (c *anomalyConnector) seriesRecord(lr plog.LogRecord, ev, metric string, pt point, s *series, score, v float64, obs pcommon.Timestamp) {
-	setEvent(lr, ev, pt.ts, obs)
+func (c *anomalyConnector) seriesRecord(lr plog.LogRecord, ev, metric string, pt metricseries.Point, s *series, score, v float64, obs pcommon.Timestamp) {
+	setEvent(lr, ev, pt.Timestamp, obs)
 	a := lr.Attributes()
-	pt.attrs.CopyTo(a)
+	pt.Attrs.CopyTo(a)
 	a.PutStr(attrEvent, ev) // a series attribute of that name must not hide the event
-	name := metric + "{" + readable(pt.attrs, nil) + "}"
+	name := metric + "{" + readable(pt.Attrs, nil) + "}"
 	a.PutStr(attrMetric, metric)
 	a.PutStr(attrSeries, name)
 	a.PutStr(attrDetector, "ensemble")
@@ -274,8 +275,8 @@ func (c *anomalyConnector) observePeers(m pmetric.Metric, res pcommon.Map, now t
 		if ps.cfg.Metric != m.Name() {
 			continue
 		}
-		eachPoint(m, func(pt point) {
-			gk, ok := joinAttrs(&c.sb, ps.cfg.GroupBy, res, pt.attrs)
+		metricseries.EachPoint(m, func(pt metricseries.Point) {
+			gk, ok := metricseries.JoinAttrs(&c.sb, ps.cfg.GroupBy, res, pt.Attrs)
 			if !ok {
 				return
 			}
@@ -284,23 +285,23 @@ func (c *anomalyConnector) observePeers(m pmetric.Metric, res pcommon.Map, now t
 				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.engine()), attrs: map[string]pcommon.Map{}, peak: map[string]float64{}}
 				ga := pcommon.NewMap()
 				for _, k := range ps.cfg.GroupBy {
-					if v, ok := lookup(k, res, pt.attrs); ok {
+					if v, ok := metricseries.Lookup(k, res, pt.Attrs); ok {
 						v.CopyTo(ga.PutEmpty(k))
 					}
 				}
 				g.name = readable(ga, ps.cfg.GroupBy)
 				ps.groups[gk] = g
 			}
-			mk, ok := joinAttrs(&c.sb, ps.cfg.Member, res, pt.attrs)
+			mk, ok := metricseries.JoinAttrs(&c.sb, ps.cfg.Member, res, pt.Attrs)
 			if !ok {
 				return
 			}
-			g.seen, g.ts = now, max(g.ts, pt.ts)
-			g.g.Observe(mk, pt.value)
+			g.seen, g.ts = now, max(g.ts, pt.Timestamp)
+			g.g.Observe(mk, pt.Value)
 			if _, ok := g.attrs[mk]; !ok {
 				a := pcommon.NewMap()
 				for _, k := range append(append([]string(nil), ps.cfg.GroupBy...), ps.cfg.Member...) {
-					if v, ok := lookup(k, res, pt.attrs); ok {
+					if v, ok := metricseries.Lookup(k, res, pt.Attrs); ok {
 						v.CopyTo(a.PutEmpty(k))
 					}
 				}

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/acceltel/acceltel/internal/anomaly"
+	"github.com/acceltel/acceltel/internal/metricseries"
 )
 
 // observePeers records m's points in the peer groups configured for it.
@@ -15,8 +16,8 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 		if ps.cfg.Metric != m.Name() {
 			continue
 		}
-		eachPoint(m, func(pt point) {
-			gk, ok := joinAttrs(&p.sb, ps.cfg.GroupBy, res, pt.attrs)
+		metricseries.EachPoint(m, func(pt metricseries.Point) {
+			gk, ok := metricseries.JoinAttrs(&p.sb, ps.cfg.GroupBy, res, pt.Attrs)
 			if !ok {
 				return
 			}
@@ -25,16 +26,16 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.engine()), attrs: map[string]pcommon.Map{}}
 				ps.groups[gk] = g
 			}
-			mk, ok := joinAttrs(&p.sb, ps.cfg.Member, res, pt.attrs)
+			mk, ok := metricseries.JoinAttrs(&p.sb, ps.cfg.Member, res, pt.Attrs)
 			if !ok {
 				return
 			}
-			g.seen, g.ts = now, max(g.ts, pt.ts)
-			g.g.Observe(mk, pt.value)
+			g.seen, g.ts = now, max(g.ts, pt.Timestamp)
+			g.g.Observe(mk, pt.Value)
 			if _, ok := g.attrs[mk]; !ok {
 				a := pcommon.NewMap()
 				for _, k := range append(ps.cfg.GroupBy, ps.cfg.Member...) {
-					if v, ok := lookup(k, res, pt.attrs); ok {
+					if v, ok := metricseries.Lookup(k, res, pt.Attrs); ok {
 						v.CopyTo(a.PutEmpty(k))
 					}
 				}

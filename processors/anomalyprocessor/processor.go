@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 
 	"github.com/acceltel/acceltel/internal/anomaly"
+	"github.com/acceltel/acceltel/internal/metricseries"
 	"github.com/acceltel/acceltel/processors/anomalyprocessor/internal/metadata"
 )
 
@@ -108,7 +109,7 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 				if !p.watched(m.Name()) {
 					continue
 				}
-				eachPoint(m, func(pt point) {
+				metricseries.EachPoint(m, func(pt metricseries.Point) {
 					r, ok := p.update(m.Name(), res, pt, now)
 					if !ok {
 						return
@@ -120,11 +121,11 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 						have = true
 					}
 					if p.cfg.Metrics.AcceltelAnomalyScore.Enabled {
-						dp := newPoint(score, pt.attrs, m.Name(), "ensemble", pt.ts)
+						dp := newPoint(score, pt.Attrs, m.Name(), "ensemble", pt.Timestamp)
 						dp.SetDoubleValue(r.Score)
 					}
 					if p.cfg.Metrics.AcceltelAnomalyFlag.Enabled {
-						dp := newPoint(flag, pt.attrs, m.Name(), "ensemble", pt.ts)
+						dp := newPoint(flag, pt.Attrs, m.Name(), "ensemble", pt.Timestamp)
 						dp.SetIntValue(boolInt(r.Score >= p.cfg.ScoreThreshold))
 					}
 				})
@@ -138,8 +139,8 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 
 // update feeds one point to its series' ensemble; ok is false when the point
 // produced no score (a new series over the cap, a counter's first point or reset).
-func (p *anomalyProcessor) update(name string, res pcommon.Map, pt point, now time.Time) (anomaly.Result, bool) {
-	key := seriesKey(&p.sb, name, res, pt.attrs)
+func (p *anomalyProcessor) update(name string, res pcommon.Map, pt metricseries.Point, now time.Time) (anomaly.Result, bool) {
+	key := metricseries.Key(&p.sb, name, res, pt.Attrs)
 	s := p.series[key]
 	if s == nil {
 		if len(p.series) >= p.cfg.MaxSeries {
@@ -150,16 +151,16 @@ func (p *anomalyProcessor) update(name string, res pcommon.Map, pt point, now ti
 		p.series[key] = s
 	}
 	s.seen = now
-	v := pt.value
-	if pt.cumulative {
+	v := pt.Value
+	if pt.Cumulative {
 		// Watch the rate: a cumulative counter only ever grows, so its level
 		// says nothing. A lower value or a new start time is a reset.
-		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.value >= s.prev && pt.start == s.prevSt && pt.ts > s.prevTS
-		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.value, pt.ts, pt.start, true
+		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.Value >= s.prev && pt.Start == s.prevSt && pt.Timestamp > s.prevTS
+		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.Value, pt.Timestamp, pt.Start, true
 		if !ok {
 			return anomaly.Result{}, false
 		}
-		v = (pt.value - prev) / (float64(pt.ts-prevTS) / 1e9)
+		v = (pt.Value - prev) / (float64(pt.Timestamp-prevTS) / 1e9)
 	}
 	return s.ens.Update(v), true
 }

@@ -1,6 +1,6 @@
-package anomalyconnector // import "github.com/acceltel/acceltel/connectors/anomalyconnector"
-
-// Copied from processors/anomalyprocessor/series.go (unexported there); keep the two in step.
+// Package metricseries flattens pdata number points into series keyed by
+// metric name and attributes, for the anomaly processor and connector.
+package metricseries // import "github.com/acceltel/acceltel/internal/metricseries"
 
 import (
 	"sort"
@@ -10,18 +10,18 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
-// point is one numeric data point of a watched metric, flattened.
-type point struct {
-	ts    pcommon.Timestamp
-	start pcommon.Timestamp
-	value float64
-	attrs pcommon.Map
+// Point is one numeric data point of a watched metric, flattened.
+type Point struct {
+	Timestamp pcommon.Timestamp
+	Start     pcommon.Timestamp
+	Value     float64
+	Attrs     pcommon.Map
 	// cumulative marks a cumulative monotonic sum: the engine watches its rate.
-	cumulative bool
+	Cumulative bool
 }
 
-// eachPoint calls fn for every number data point of a gauge or sum.
-func eachPoint(m pmetric.Metric, fn func(point)) {
+// EachPoint calls fn for every number data point of a gauge or sum.
+func EachPoint(m pmetric.Metric, fn func(Point)) {
 	var dps pmetric.NumberDataPointSlice
 	cum := false
 	switch m.Type() {
@@ -42,13 +42,13 @@ func eachPoint(m pmetric.Metric, fn func(point)) {
 		if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
 			v = float64(dp.IntValue())
 		}
-		fn(point{ts: dp.Timestamp(), start: dp.StartTimestamp(), value: v, attrs: dp.Attributes(), cumulative: cum})
+		fn(Point{Timestamp: dp.Timestamp(), Start: dp.StartTimestamp(), Value: v, Attrs: dp.Attributes(), Cumulative: cum})
 	}
 }
 
-// seriesKey identifies a series by metric name and its resource and point
+// Key identifies a series by metric name and its resource and point
 // attributes, sorted so that attribute order does not split a series.
-func seriesKey(b *strings.Builder, name string, res, attrs pcommon.Map) string {
+func Key(b *strings.Builder, name string, res, attrs pcommon.Map) string {
 	b.Reset()
 	b.WriteString(name)
 	for _, m := range []pcommon.Map{res, attrs} {
@@ -69,20 +69,20 @@ func seriesKey(b *strings.Builder, name string, res, attrs pcommon.Map) string {
 	return b.String()
 }
 
-// lookup finds an attribute on the point first, then on the resource.
-func lookup(key string, res, attrs pcommon.Map) (pcommon.Value, bool) {
+// Lookup finds an attribute on the point first, then on the resource.
+func Lookup(key string, res, attrs pcommon.Map) (pcommon.Value, bool) {
 	if v, ok := attrs.Get(key); ok {
 		return v, true
 	}
 	return res.Get(key)
 }
 
-// joinAttrs builds a group or member key from the named attributes; ok is
+// JoinAttrs builds a group or member key from the named attributes; ok is
 // false when one is missing, so such points join no group.
-func joinAttrs(b *strings.Builder, keys []string, res, attrs pcommon.Map) (string, bool) {
+func JoinAttrs(b *strings.Builder, keys []string, res, attrs pcommon.Map) (string, bool) {
 	b.Reset()
 	for _, k := range keys {
-		v, ok := lookup(k, res, attrs)
+		v, ok := Lookup(k, res, attrs)
 		if !ok {
 			return "", false
 		}
