@@ -90,7 +90,7 @@ var _ connector.Metrics = (*anomalyConnector)(nil)
 
 func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) *anomalyConnector {
 	c := &anomalyConnector{
-		cfg: cfg, engine: cfg.Detectors.engine(), next: next, logger: set.Logger, now: time.Now,
+		cfg: cfg, engine: cfg.Detectors.Engine(), next: next, logger: set.Logger, now: time.Now,
 		series: map[string]*series{},
 	}
 	for _, pg := range cfg.PeerGroups {
@@ -282,7 +282,7 @@ func (c *anomalyConnector) observePeers(m pmetric.Metric, res pcommon.Map, now t
 			}
 			g := ps.groups[gk]
 			if g == nil {
-				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.engine()), attrs: map[string]pcommon.Map{}, peak: map[string]float64{}}
+				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.Engine()), attrs: map[string]pcommon.Map{}, peak: map[string]float64{}}
 				ga := pcommon.NewMap()
 				for _, k := range ps.cfg.GroupBy {
 					if v, ok := metricseries.Lookup(k, res, pt.Attrs); ok {

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/acceltel/acceltel/connectors/anomalyconnector/internal/metadata"
+	"github.com/acceltel/acceltel/internal/anomalyconfig"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -124,7 +125,7 @@ func TestSeriesStartAndClear(t *testing.T) {
 }
 
 func TestTransitionHysteresis(t *testing.T) {
-	c := &anomalyConnector{cfg: &Config{ScoreThreshold: 0.5, ClearAfter: 3}}
+	c := &anomalyConnector{cfg: &Config{Watch: anomalyconfig.Watch{ScoreThreshold: 0.5}, ClearAfter: 3}}
 	s := &series{}
 	var evs []string
 	for _, sc := range []float64{0.1, 0.7, 0.2, 0.2, 0.9, 0.1, 0.1, 0.1, 0.2, 0.6} {

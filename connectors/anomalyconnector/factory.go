@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/acceltel/acceltel/connectors/anomalyconnector/internal/metadata"
+	"github.com/acceltel/acceltel/internal/anomalyconfig"
 )
 
 // NewFactory returns the factory of the anomaly connector (metrics → logs).
@@ -19,11 +20,13 @@ func NewFactory() connector.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Detectors:      defaultDetectors(),
-		ScoreThreshold: 0.5,
-		ClearAfter:     5,
-		MaxSeries:      100000,
-		StateTTL:       time.Hour,
+		Watch: anomalyconfig.Watch{
+			Detectors:      anomalyconfig.DefaultDetectors(),
+			ScoreThreshold: 0.5,
+			MaxSeries:      100000,
+			StateTTL:       time.Hour,
+		},
+		ClearAfter: 5,
 	}
 }
 

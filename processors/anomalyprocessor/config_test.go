@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/acceltel/acceltel/internal/anomalyconfig"
 )
 
 func loadConfig(t *testing.T, name string) *Config {
@@ -28,7 +30,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, confmap.Validate(cfg))
 	assert.Equal(t, []string{"hw.gpu.utilization"}, cfg.Include)
 	assert.Equal(t, 0.5, cfg.ScoreThreshold)
-	assert.Equal(t, defaultDetectors(), cfg.Detectors)
+	assert.Equal(t, anomalyconfig.DefaultDetectors(), cfg.Detectors)
 	assert.True(t, cfg.Metrics.AcceltelAnomalyScore.Enabled)
 }
 

@@ -23,7 +23,7 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 			}
 			g := ps.groups[gk]
 			if g == nil {
-				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.engine()), attrs: map[string]pcommon.Map{}}
+				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.Engine()), attrs: map[string]pcommon.Map{}}
 				ps.groups[gk] = g
 			}
 			mk, ok := metricseries.JoinAttrs(&p.sb, ps.cfg.Member, res, pt.Attrs)

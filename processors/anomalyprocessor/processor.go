@@ -62,7 +62,7 @@ type anomalyProcessor struct {
 
 func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 	p := &anomalyProcessor{
-		cfg: cfg, engine: cfg.Detectors.engine(), now: time.Now,
+		cfg: cfg, engine: cfg.Detectors.Engine(), now: time.Now,
 		series: map[string]*series{}, start: pcommon.NewTimestampFromTime(time.Now()),
 	}
 	for _, pg := range cfg.PeerGroups {
