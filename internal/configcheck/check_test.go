@@ -2,6 +2,7 @@ package configcheck
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/otelcol"
@@ -106,4 +108,26 @@ func TestNestedUnmarshalers(t *testing.T) {
 		`testdata/nested.yaml:9:13: receivers::otlp::protocols::grpc::keepalive::server_parameters::time: time: invalid duration`,
 		`testdata/nested.yaml:11:9: receivers::otlp::protocols::http::endpointt: unknown key 'endpointt'`,
 	}, got)
+}
+
+type twoProblems struct{}
+
+func (twoProblems) Validate() error {
+	return errors.Join(errors.New("first problem"), errors.New("second problem"))
+}
+
+// A component whose Validate joins several errors gets one problem per error.
+func TestJoinedValidateErrors(t *testing.T) {
+	set := settings(t)
+	f := processor.NewFactory(component.MustNewType("two"), func() component.Config { return &twoProblems{} },
+		processor.WithMetrics(func(context.Context, processor.Settings, component.Config, consumer.Metrics) (processor.Metrics, error) {
+			return nil, nil
+		}, component.StabilityLevelDevelopment))
+	set.Factories.Processors[f.Type()] = f
+	probs := Check(context.Background(), []string{"testdata/valid.yaml", "yaml:processors::two: {}"}, set)
+	got := make([]string, len(probs))
+	for i, p := range probs {
+		got[i] = p.Path + ": " + p.Msg
+	}
+	assert.ElementsMatch(t, []string{"processors::two: first problem", "processors::two: second problem"}, got)
 }

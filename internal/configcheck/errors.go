@@ -87,6 +87,12 @@ func validateProblems(base string, err error) []Problem {
 			probs = append(probs, validateProblems(base, e)...)
 			continue
 		}
+		// A wrapper that adds nothing to the message (confmap's pathError at a
+		// component's root) may hide the component's own joined errors.
+		if inner := errors.Unwrap(e); inner != nil && inner.Error() == e.Error() {
+			probs = append(probs, validateProblems(base, inner)...)
+			continue
+		}
 		msg := strings.TrimSpace(e.Error())
 		if m := validatePathRe.FindStringSubmatch(msg); m != nil {
 			probs = append(probs, Problem{Path: join(base, m[1]), Msg: m[2]})
