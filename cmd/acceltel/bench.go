@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -94,7 +95,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		printMeasurements(cmd, ms)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 			return fail(1, "no result within %s: %v", f.timeout, err)
 		}
 		return fail(1, "run: %v", err)

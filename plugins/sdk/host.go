@@ -14,6 +14,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/acceltel/acceltel/plugins/sdk/proto/benchv1"
 )
@@ -109,7 +111,7 @@ func Open(cfg HostConfig) (*Conn, error) {
 func (c *Conn) Describe(ctx context.Context) (Info, error) {
 	r, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
 	if err != nil {
-		return Info{}, err
+		return Info{}, contextError(err)
 	}
 	return infoFromProto(r), nil
 }
@@ -118,7 +120,7 @@ func (c *Conn) Describe(ctx context.Context) (Info, error) {
 func (c *Conn) Run(ctx context.Context, benchmark string, params map[string]string, emit func(Measurement)) error {
 	stream, err := c.rpc.Run(ctx, &pb.RunRequest{Benchmark: benchmark, Parameters: params})
 	if err != nil {
-		return err
+		return contextError(err)
 	}
 	for {
 		m, err := stream.Recv()
@@ -126,10 +128,25 @@ func (c *Conn) Run(ctx context.Context, benchmark string, params map[string]stri
 			return nil
 		}
 		if err != nil {
-			return err
+			return contextError(err)
 		}
 		emit(measurementFromProto(m))
 	}
+}
+
+// contextError makes a call that ran out of time or was cancelled match
+// context.DeadlineExceeded or context.Canceled with errors.Is. gRPC reports
+// the deadline as a status, and its own timer (or the plugin's, through the
+// grpc-timeout header) can fire before the caller's context says Done, so
+// checking ctx.Err() alone misses some timeouts.
+func contextError(err error) error {
+	switch status.Code(err) {
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	case codes.Canceled:
+		return fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	return err
 }
 
 // Exited reports whether the plugin process has ended.

@@ -126,7 +126,7 @@ func (s *supervisor) runOne(ctx context.Context, b BenchmarkConfig) {
 		s.r.report(componentstatus.NewEvent(componentstatus.StatusOK))
 		s.r.emit(res)
 	case ctx.Err() != nil: // shutting down: not the plugin's fault
-	case errors.Is(rctx.Err(), context.DeadlineExceeded):
+	case errors.Is(rctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		s.failed(res, metadata.AttributeReasonTimeout, fmt.Errorf("no result within the timeout of %s; plugin killed and to be restarted", s.r.cfg.Timeout))
 	case s.exited():
 		s.failed(res, metadata.AttributeReasonCrash, fmt.Errorf("plugin process died during the run (%w); to be restarted", err))
