@@ -92,8 +92,10 @@ func Check(ctx context.Context, uris []string, set Settings) []Problem {
 	if len(probs) == 0 {
 		probs = append(probs, dryRun(ctx, uris, set)...)
 	}
+	secrets := secretValues(conf.ToStringMap())
 	for i := range probs {
 		loc.locate(&probs[i])
+		probs[i].Msg = redact(probs[i].Msg, secrets)
 	}
 	return probs
 }
