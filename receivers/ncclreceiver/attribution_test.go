@@ -83,3 +83,33 @@ func TestMalformedCounted(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int64{"truncated": 1, "field": 1}, counts)
 }
+
+// With allowed_uids set, a datagram from any other user is dropped and
+// counted; the uid is the kernel's, not something the sender wrote.
+func TestAllowedUIDs(t *testing.T) {
+	me := uint32(os.Getuid())
+	for _, tc := range []struct {
+		allowed  []uint32
+		accepted bool
+	}{
+		{allowed: nil, accepted: true},
+		{allowed: []uint32{me}, accepted: true},
+		{allowed: []uint32{me + 1, me + 2}, accepted: false},
+	} {
+		r, cfg, got, _ := startReceiver(t, func(c *Config) { c.AllowedUIDs = tc.allowed })
+		c, err := net.Dial("unixgram", cfg.SocketPath)
+		require.NoError(t, err)
+		_, err = c.Write(encode(0, sampleRecord("AllReduce", 8)))
+		require.NoError(t, err)
+		c.Close()
+		var peer int64
+		require.Eventually(t, func() bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			peer = r.st.malformed["peer"]
+			return len(got()) == 1 || peer == 1
+		}, 5*time.Second, 5*time.Millisecond)
+		assert.Equal(t, tc.accepted, len(got()) == 1, "allowed %v", tc.allowed)
+		assert.Equal(t, !tc.accepted, peer == 1, "allowed %v", tc.allowed)
+	}
+}

@@ -21,6 +21,11 @@ type Config struct {
 	// the plugin reads the same path from ACCELTEL_NCCL_SOCKET.
 	SocketPath string `mapstructure:"socket_path"`
 
+	// AllowedUIDs, when set, accepts datagrams only from these users. The
+	// socket is world-writable because jobs run as many users; the uid is the
+	// kernel's (SCM_CREDENTIALS), so a sender cannot claim another's.
+	AllowedUIDs []uint32 `mapstructure:"allowed_uids"`
+
 	// RootPath is the host filesystem root (as in hostmetrics); a sender's
 	// cgroup is read at <root_path>/proc/<pid>/cgroup.
 	RootPath string `mapstructure:"root_path"`

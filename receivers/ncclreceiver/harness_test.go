@@ -44,9 +44,12 @@ func buildNative(t testing.TB) (pluginSO, harness string) {
 }
 
 // startReceiver runs a receiver on a fresh socket and collects what it decodes.
-func startReceiver(t *testing.T) (*ncclReceiver, *Config, func() []record, func() int32) {
+func startReceiver(t *testing.T, opts ...func(*Config)) (*ncclReceiver, *Config, func() []record, func() int32) {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
+	for _, o := range opts {
+		o(cfg)
+	}
 	// Short path: sun_path holds 107 bytes and t.TempDir() can be long.
 	dir, err := os.MkdirTemp("/tmp", "nccl")
 	require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -133,7 +134,7 @@ func (r *ncclReceiver) readLoop() {
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	recs := make([]record, 0, 64)
-	var lastErr time.Time
+	var lastErr, lastPeerErr time.Time
 	for {
 		n, oobn, _, _, err := r.conn.ReadMsgUnix(buf, oob)
 		if err != nil {
@@ -143,11 +144,21 @@ func (r *ncclReceiver) readLoop() {
 			r.logger.Warn("reading NCCL socket", zap.Error(err))
 			continue
 		}
-		pid := int32(-1)
+		pid, uid, hasCred := int32(-1), uint32(0), false
 		if cm, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cm) > 0 {
 			if cred, err := unix.ParseUnixCredentials(&cm[0]); err == nil {
-				pid = cred.Pid
+				pid, uid, hasCred = cred.Pid, cred.Uid, true
 			}
+		}
+		if len(r.cfg.AllowedUIDs) > 0 && (!hasCred || !slices.Contains(r.cfg.AllowedUIDs, uid)) {
+			r.mu.Lock()
+			r.st.malformed["peer"]++
+			r.mu.Unlock()
+			if now := time.Now(); now.Sub(lastPeerErr) > 10*time.Second {
+				lastPeerErr = now
+				r.logger.Warn("dropping NCCL datagram from a user not in allowed_uids", zap.Int32("pid", pid), zap.Uint32("uid", uid))
+			}
+			continue
 		}
 		var dropped uint32
 		var errs []wireError
@@ -205,6 +216,7 @@ var reasons = map[string]metadata.AttributeReason{
 	"record_size": metadata.AttributeReasonRecordSize,
 	"field":       metadata.AttributeReasonField,
 	"json":        metadata.AttributeReasonJSON,
+	"peer":        metadata.AttributeReasonPeer,
 }
 
 func (r *ncclReceiver) scrape(context.Context) (pmetric.Metrics, error) {

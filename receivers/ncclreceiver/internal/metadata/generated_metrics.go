@@ -30,6 +30,7 @@ const (
 	AttributeReasonRecordSize
 	AttributeReasonField
 	AttributeReasonJSON
+	AttributeReasonPeer
 )
 
 // String returns the string representation of the AttributeReason.
@@ -47,6 +48,8 @@ func (av AttributeReason) String() string {
 		return "field"
 	case AttributeReasonJSON:
 		return "json"
+	case AttributeReasonPeer:
+		return "peer"
 	}
 	return ""
 }
@@ -59,6 +62,7 @@ var MapAttributeReason = map[string]AttributeReason{
 	"record_size": AttributeReasonRecordSize,
 	"field":       AttributeReasonField,
 	"json":        AttributeReasonJSON,
+	"peer":        AttributeReasonPeer,
 }
 
 var MetricsInfo = metricsInfo{
