@@ -117,9 +117,9 @@ func TestAnomalyReplayErrors(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "--input and --output are required")
 
-	code, _, errOut = runCLI(t, "anomaly", "replay", "--input", in, "--output", out, "--detector", "knn")
+	code, _, errOut = runCLI(t, "anomaly", "replay", "--input", in, "--output", out, "--detector", "isolationforest")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, `unknown detector "knn"`)
+	assert.Contains(t, errOut, `unknown detector "isolationforest"`)
 
 	code, _, _ = runCLI(t, "anomaly", "replay", "--input", in, "--output", out, "--bogus")
 	assert.Equal(t, 2, code)
@@ -185,7 +185,7 @@ func TestAnomalyNAB(t *testing.T) {
 	code, _, errOut = runCLI(t, "anomaly", "nab", "--data", filepath.Join(root, "data"))
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "--windows is required")
-	code, _, errOut = runCLI(t, "anomaly", "nab", "--data", root, "--detector", "knn")
+	code, _, errOut = runCLI(t, "anomaly", "nab", "--data", root, "--detector", "isolationforest")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "unknown detector")
 	code, _, errOut = runCLI(t, "anomaly", "nab", "--data", t.TempDir(), "--windows", filepath.Join(root, "labels", "combined_windows.json"))

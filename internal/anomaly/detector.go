@@ -7,7 +7,9 @@ import (
 )
 
 // DetectorNames lists the names NewScorer accepts, the default first.
-func DetectorNames() []string { return []string{"ensemble", "robust", "ewma", "seasonal", "spot"} }
+func DetectorNames() []string {
+	return []string{"ensemble", "knn", "robust", "ewma", "seasonal", "spot"}
+}
 
 // Scorer scores one series point by point: each call returns the point's
 // anomaly score in [0,1].
@@ -21,7 +23,7 @@ func NewScorer(name string) (Scorer, error) {
 	c := DefaultConfig()
 	switch name {
 	case "ensemble":
-	case "robust", "ewma", "seasonal":
+	case "knn", "robust", "ewma", "seasonal":
 		c = singleDetector(c, name)
 	case "spot":
 		return newRawSPOT(c), nil
@@ -32,9 +34,16 @@ func NewScorer(name string) (Scorer, error) {
 	return func(x float64) float64 { return e.Update(x).Score + 0 }, nil // + 0: no -0 in the output
 }
 
+// singleDetector keeps only detector d of c, switched on with its default
+// parameters (the robust z-score is off in the default ensemble: see
+// DefaultConfig), and keeps SPOT and the rest period.
 func singleDetector(c Config, d string) Config {
-	if d != "robust" {
-		c.RobustWindow = 0
+	c.RobustWindow = 0
+	if d == "robust" {
+		c.RobustWindow = DefaultRobustWindow
+	}
+	if d != "knn" {
+		c.KNNWindow = 0
 	}
 	if d != "ewma" {
 		c.EWMAAlpha = 0

@@ -32,7 +32,7 @@ func TestNewScorer(t *testing.T) {
 			t.Errorf("%s: NaN scored %v", name, v)
 		}
 	}
-	if _, err := NewScorer("knn"); err == nil {
+	if _, err := NewScorer("isolationforest"); err == nil {
 		t.Error("unknown detector accepted")
 	}
 }

@@ -162,6 +162,10 @@ func StateBytes(e *Ensemble) int {
 	if e.seasonal != nil {
 		n += int(unsafe.Sizeof(*e.seasonal)) + 4*cap(e.seasonal.season) + 4*cap(e.seasonal.warm)
 	}
+	if e.knn != nil {
+		n += int(unsafe.Sizeof(*e.knn)) + 4*cap(e.knn.ring)
+	}
+	n += cap(e.rest) // uint8
 	n += int(unsafe.Sizeof(*e.spot)) + 4*cap(e.spot.peaks) + 4*cap(e.spot.calib)
 	return n
 }
@@ -210,6 +214,13 @@ func BenchmarkDetectors(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			r.Update(xs[i&4095], 0)
+		}
+	})
+	b.Run("knn_w64_d3_k3", func(b *testing.B) {
+		k := NewKNN(64, 3, 3)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			k.Update(xs[i&4095], 1)
 		}
 	})
 	b.Run("ewma", func(b *testing.B) {

@@ -6,7 +6,7 @@ import (
 )
 
 // Combine says how the detectors' |z| are merged into one statistic.
-type Combine int
+type Combine uint8
 
 const (
 	// CombineMean averages the detectors that are warm: a point must look
@@ -32,16 +32,30 @@ type Config struct {
 	// series' later scores (0: no mute). A level shift keeps every baseline
 	// surprised until it adapts; one alarm says it, the next dozen are noise.
 	Refractory float64
+	// KNNWindow is the KNN detector's ring of past values (0: KNN off);
+	// KNNDim values make a lag vector, KNNK neighbours are averaged, and
+	// KNNWeight is its weight in the mean against the other detectors' 1.
+	KNNWindow, KNNDim, KNNK int
+	KNNWeight               float64
+	// RestPeriod (points, 0: off) reports a point's score only when its raw
+	// score beats every raw score of the RestPeriod points before it, and 0
+	// otherwise: a burst of surprise is reported once, at its first and at
+	// any larger point, whatever threshold the reader applies (NAB's KNN CAD
+	// and CAD OSE rest after a detection for the same reason).
+	RestPeriod int
 }
+
+// DefaultRobustWindow is the robust z-score's window when it is switched on.
+const DefaultRobustWindow = 32
 
 // DefaultConfig is the one configuration used for every series (and for NAB).
 func DefaultConfig() Config {
 	return Config{
-		RobustWindow: 32,
+		RobustWindow: 0,
 		EWMAAlpha:    0.05,
 		Seasonal:     true,
 		SeasonalCfg: SeasonalConfig{
-			MinPeriod: 12, MaxPeriod: 300, Bins: 32,
+			MinPeriod: 12, MaxPeriod: 300, Bins: 16,
 			Alpha: 0.1, Beta: 0.01, Gamma: 0.3, Phi: 0.95,
 		},
 		Combine:       CombineMean,
@@ -50,14 +64,19 @@ func DefaultConfig() Config {
 		SPOTInit:      128,
 		SPOTPeaks:     32,
 		LikelihoodLag: 0.3,
-		Refractory:    0.97,
+		Refractory:    0,
+		KNNWindow:     64,
+		KNNDim:        3,
+		KNNK:          3,
+		KNNWeight:     2,
+		RestPeriod:    50,
 	}
 }
 
 // Validate reports a configuration the ensemble cannot run.
 func (c Config) Validate() error {
 	var errs []error
-	if c.RobustWindow == 0 && c.EWMAAlpha == 0 && !c.Seasonal {
+	if c.RobustWindow == 0 && c.EWMAAlpha == 0 && !c.Seasonal && c.KNNWindow == 0 {
 		errs = append(errs, errors.New("no detector enabled"))
 	}
 	if c.RobustWindow < 0 || (c.RobustWindow > 0 && c.RobustWindow < 3) {
@@ -81,6 +100,12 @@ func (c Config) Validate() error {
 	if c.Refractory < 0 || c.Refractory >= 1 {
 		errs = append(errs, errors.New("refractory decay must be in [0,1)"))
 	}
+	if c.KNNWindow < 0 || (c.KNNWindow > 0 && (c.KNNDim < 1 || c.KNNDim > 16 || c.KNNK < 1 || c.KNNK > maxKNNK || c.KNNWindow < 3*c.KNNDim || c.KNNWindow > maxKNNWindow || !(c.KNNWeight > 0))) {
+		errs = append(errs, errors.New("knn needs window 0 (off) or 3*dim..1024, dim 1..16, k 1..8 and weight > 0"))
+	}
+	if c.RestPeriod < 0 || c.RestPeriod > 4096 {
+		errs = append(errs, errors.New("rest period must be in [0,4096] points"))
+	}
 	if !(c.LikelihoodLag > 0 && c.LikelihoodLag <= 1) {
 		errs = append(errs, errors.New("likelihood lag must be in (0,1]"))
 	}
@@ -90,6 +115,7 @@ func (c Config) Validate() error {
 // Result is the ensemble's verdict on one point.
 type Result struct {
 	Stat       float64 // combined |z|
+	Raw        float64 // in [0,1]: Stat's SPOT tail probability as a score, before the rest period and mute
 	Score      float64 // in [0,1]; 0.5 is the SPOT threshold at false-alarm probability q
 	Likelihood float64 // in [0,1]: how unusual the recent scores are against their own history
 	Alarm      bool    // Stat beyond SPOT's z_q
@@ -100,8 +126,10 @@ type Ensemble struct {
 	robust   *RobustZ
 	ewma     *EWMA
 	seasonal *Seasonal
+	knn      *KNN
+	knnW     float64
 	spot     *SPOT
-	combine  Combine
+	rest     []uint8 // raw scores of the last RestPeriod points, quantised (ring)
 	lq       float64
 	lag      float64
 	short    float64 // short-term average of scores
@@ -111,7 +139,12 @@ type Ensemble struct {
 	mute     float64 // in [0,1]: how much of the score the last alarm still hides
 	muteAt   float64 // raw score of the alarm that set the mute
 	decay    float64
-	n        uint32
+	// Small fields last and together, so that they share one word: the
+	// state budget is a kilobyte per series.
+	n       uint32
+	restPos uint16
+	restMax uint8 // max of rest
+	combine Combine
 }
 
 // New returns an ensemble for one series. The config must be valid.
@@ -125,6 +158,12 @@ func New(c Config) *Ensemble {
 	}
 	if c.Seasonal {
 		e.seasonal = NewSeasonal(c.SeasonalCfg)
+	}
+	if c.KNNWindow > 0 {
+		e.knn, e.knnW = NewKNN(c.KNNWindow, c.KNNDim, c.KNNK), c.KNNWeight
+	}
+	if c.RestPeriod > 0 {
+		e.rest = make([]uint8, 0, c.RestPeriod)
 	}
 	e.spot = NewSPOT(c.SPOTQ, c.SPOTLevel, c.SPOTInit, c.SPOTPeaks)
 	// The statistic is a |z|: below 1 nothing is extreme, and a tail scale
@@ -150,26 +189,30 @@ func (e *Ensemble) Update(x float64) Result {
 	}
 	e.prev = x
 	floor := 0.5 * e.noise
-	var sum, mx float64
-	var k int
-	add := func(z float64) {
+	var sum, mx, k float64
+	add := func(z, w float64) {
 		z = math.Abs(z)
-		sum += z
+		sum += w * z
 		mx = math.Max(mx, z)
-		k++
+		k += w
+	}
+	if e.knn != nil {
+		// The KNN distance is scaled by the step size itself, not the floor:
+		// it is a distance between shapes, and the step is its natural unit.
+		add(e.knn.Update(x, e.noise), e.knnW)
 	}
 	if e.robust != nil {
-		add(e.robust.Update(x, floor))
+		add(e.robust.Update(x, floor), 1)
 	}
 	if e.ewma != nil {
-		add(e.ewma.Update(x, floor))
+		add(e.ewma.Update(x, floor), 1)
 	}
 	if e.seasonal != nil {
-		add(e.seasonal.Update(x, floor))
+		add(e.seasonal.Update(x, floor), 1)
 	}
 	stat := mx
 	if e.combine == CombineMean {
-		stat = sum / float64(k)
+		stat = sum / k
 	}
 	p := e.spot.Update(stat)
 	l := -math.Log(math.Max(p, 1e-300))
@@ -180,13 +223,47 @@ func (e *Ensemble) Update(x float64) Result {
 	if raw > e.muteAt {
 		score = raw
 	}
-	r := Result{Stat: stat, Score: score, Alarm: e.spot.Ready() && stat > e.spot.Threshold() && score >= 0.5}
+	if e.rest != nil && !e.restUpdate(raw) {
+		score = 0
+	}
+	r := Result{Stat: stat, Raw: raw, Score: score, Alarm: e.spot.Ready() && stat > e.spot.Threshold() && score >= 0.5}
 	e.mute *= e.decay
 	if score >= 0.5 {
 		e.mute, e.muteAt = 1, raw
 	}
 	r.Likelihood = e.likelihood(raw)
 	return r
+}
+
+// restUpdate adds raw to the rest ring and reports whether it beats every
+// raw score before it in the ring. The ring holds raw scores quantised to
+// 8 bits (1/255: a point within 0.004 of an earlier one in the same burst is
+// not news), and its maximum is kept so that only evicting the maximum costs
+// a scan.
+func (e *Ensemble) restUpdate(raw float64) bool {
+	q := uint8(math.Round(raw * 255))
+	news := q > e.restMax
+	if len(e.rest) < cap(e.rest) {
+		e.rest = append(e.rest, q)
+		e.restMax = max(e.restMax, q)
+		return news
+	}
+	old := e.rest[e.restPos]
+	e.rest[e.restPos] = q
+	e.restPos++
+	if int(e.restPos) == len(e.rest) {
+		e.restPos = 0
+	}
+	switch {
+	case q >= e.restMax:
+		e.restMax = q
+	case old == e.restMax:
+		e.restMax = 0
+		for _, v := range e.rest {
+			e.restMax = max(e.restMax, v)
+		}
+	}
+	return news
 }
 
 // likelihood follows Numenta's anomaly likelihood: a short-term average of the

@@ -80,7 +80,12 @@ func readNABCSV(path string, f *NABFile) error {
 		return err
 	}
 	defer func() { _ = fh.Close() }() // read-only: a close error loses nothing
-	r := csv.NewReader(fh)
+	return parseNABCSV(fh, f)
+}
+
+// parseNABCSV reads a NAB data file: a header row, then timestamp,value rows.
+func parseNABCSV(in io.Reader, f *NABFile) error {
+	r := csv.NewReader(in)
 	if _, err := r.Read(); err != nil {
 		return err
 	}
@@ -91,6 +96,10 @@ func readNABCSV(path string, f *NABFile) error {
 		}
 		if err != nil {
 			return err
+		}
+		if len(rec) < 2 {
+			line, _ := r.FieldPos(0)
+			return fmt.Errorf("line %d: want timestamp,value, got %d field(s)", line, len(rec))
 		}
 		v, err := strconv.ParseFloat(rec[1], 64)
 		if err != nil {
