@@ -20,7 +20,7 @@ GO_TEST_FLAGS ?=
 export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
 
 # Everything the binaries are built from; make rebuilds only when one changes.
-GO_SOURCES := go.mod go.sum builder-config.yaml $(shell find . -name '*.go' -not -path './_build/*' -not -path './internal/tools/*' 2>/dev/null)
+GO_SOURCES := go.mod go.sum builder-config.yaml $(shell find . -name '*.go' -not -path './_build/*' -not -path './internal/tools/*' -not -path './testbed/duckdb/node_modules/*' 2>/dev/null)
 
 .PHONY: all build run test unit e2e generate generate-check lint bench deps clean help
 
@@ -69,6 +69,8 @@ deps:
 	@command -v prometheus >/dev/null || { \
 		echo "installing prometheus (Debian package) for the end-to-end tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20)' || { \
+		echo "the DuckDB tests need Node.js 20+ with npm (testbed/duckdb)"; exit 1; }
 
 ## generate: rebuild every generated file (OCB component list, mdatagen)
 generate:
@@ -101,4 +103,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /testbed)
 
 clean:
-	rm -rf _build bin
+	rm -rf _build bin testbed/duckdb/node_modules

@@ -1,0 +1,136 @@
+package testbed
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// PKI is a throwaway certificate authority for tests of the collector's
+// TLS listeners and clients: every file is written to a test's temp dir.
+type PKI struct {
+	Dir    string
+	CAFile string
+	ca     *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	serial int64
+}
+
+// CertPair names the PEM files of one certificate and its key.
+type CertPair struct {
+	CertFile, KeyFile string
+}
+
+// NewPKI creates a CA valid for a day.
+func NewPKI(t testing.TB) *PKI {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "acceltel test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &PKI{Dir: t.TempDir(), ca: ca, caKey: key, serial: 1}
+	p.CAFile = filepath.Join(p.Dir, "ca.pem")
+	writePEM(t, p.CAFile, "CERTIFICATE", der)
+	return p
+}
+
+// Server issues a certificate for 127.0.0.1 and localhost.
+func (p *PKI) Server(t testing.TB, name string) CertPair {
+	return p.issue(t, name, x509.ExtKeyUsageServerAuth, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// Client issues a client certificate (for mTLS).
+func (p *PKI) Client(t testing.TB, name string) CertPair {
+	return p.issue(t, name, x509.ExtKeyUsageClientAuth, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// Expired issues a server and client certificate whose validity ended an hour ago.
+func (p *PKI) Expired(t testing.TB, name string) CertPair {
+	return p.issue(t, name, x509.ExtKeyUsageAny, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+}
+
+// Pool is a cert pool that trusts the CA.
+func (p *PKI) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca)
+	return pool
+}
+
+// ClientTLS is a tls.Config that trusts the CA and presents pair when given.
+func (p *PKI) ClientTLS(t testing.TB, pair *CertPair) *tls.Config {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: p.Pool(), MinVersion: tls.VersionTLS12}
+	if pair != nil {
+		cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg
+}
+
+func (p *PKI) issue(t testing.TB, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) CertPair {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+		DNSNames:     []string{"localhost", name},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := CertPair{CertFile: filepath.Join(p.Dir, name+".pem"), KeyFile: filepath.Join(p.Dir, name+"-key.pem")}
+	writePEM(t, pair.CertFile, "CERTIFICATE", der)
+	writePEM(t, pair.KeyFile, "PRIVATE KEY", keyDER)
+	return pair
+}
+
+func writePEM(t testing.TB, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
