@@ -35,7 +35,7 @@ build: bin/$(DIST) bin/acceltel bin/hostbench bin/libnccl-profiler-acceltel.so
 bin/$(DIST): $(GO_SOURCES)
 	@mkdir -p _build bin
 	$(TOOL) builder --config builder-config.yaml
-	cp $(BUILD_DIR)/$(DIST) $@
+	cp $(BUILD_DIR)/$(DIST) $@.tmp && mv -f $@.tmp $@ # a rename, so a running collector keeps its file
 
 bin/acceltel: $(GO_SOURCES)
 	@mkdir -p bin
@@ -48,20 +48,25 @@ bin/hostbench: $(GO_SOURCES)
 bin/libnccl-profiler-acceltel.so: $(wildcard native/nccl-profiler/*.c native/nccl-profiler/*.h)
 	$(MAKE) -C native/nccl-profiler OUT=$(CURDIR)/bin $(CURDIR)/bin/libnccl-profiler-acceltel.so
 
+## bin/versitygw: the S3 server the s3 exporter's tests write to (internal/s3test), pinned in internal/tools/versitygw/go.mod
+bin/versitygw: internal/tools/versitygw/go.mod internal/tools/versitygw/go.sum
+	@mkdir -p bin
+	$(GO) build -modfile=internal/tools/versitygw/go.mod -o $@ github.com/versity/versitygw/cmd/versitygw
+
 ## run: the collector with local.yaml (OTLP on 4317/4318, Prometheus exporter on 127.0.0.1:8889)
 run: bin/$(DIST)
 	./bin/$(DIST) --config $(CONFIG)
 
 ## test: every test, end to end with a real Prometheus included
-test: deps build
+test: deps build bin/versitygw
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
 ## unit: the tests without the end-to-end testbed
-unit:
+unit: bin/versitygw
 	$(GO) test $(GO_TEST_FLAGS) $$($(GO) list ./... | grep -v /testbed)
 
 ## e2e: the end-to-end testbed only
-e2e: deps build
+e2e: deps build bin/versitygw
 	$(GO) test $(GO_TEST_FLAGS) -count=1 -v ./testbed/...
 
 ## deps: what the tests need from Debian (apt starts no service; the tests start their own)

@@ -92,6 +92,9 @@ func StartCollectorWith(t testing.TB, config string, opts CollectorOptions) *Col
 		"ACCELTEL_ZPAGES_ENDPOINT=" + FreePort(t),
 		"ACCELTEL_FORWARD_ENDPOINT=" + FreePort(t), // agent.yaml's internal hop
 		"ACCELTEL_NCCL_SOCKET=" + filepath.Join(t.TempDir(), "nccl.sock"),
+		"ACCELTEL_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
+		"ACCELTEL_QUEUE_DIR=" + filepath.Join(t.TempDir(), "queue"),
+		"ACCELTEL_STORAGE_DIR=" + filepath.Join(t.TempDir(), "storage"),
 	}
 	// exec keeps the last value of a repeated key: opts.Env wins.
 	env = append(env, opts.Env...)
@@ -107,6 +110,10 @@ func StartCollectorWith(t testing.TB, config string, opts CollectorOptions) *Col
 	}
 	return c
 }
+
+// Pid is the process's id, for what /proc says about it (testbed/fleet
+// reads a gateway's CPU time and peak memory there and pins it to a CPU).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Prometheus is a real Prometheus server (the Debian package) on loopback.
 type Prometheus struct {

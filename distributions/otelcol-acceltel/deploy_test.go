@@ -48,7 +48,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	cluster := buildCluster(t)
 	sort.Strings(cluster.Kinds)
 	assert.Equal(t, []string{
-		"ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment",
+		"ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "ConfigMap", "DaemonSet", "Deployment",
 		"HorizontalPodAutoscaler", "Namespace", "PodDisruptionBudget", "Service", "Service",
 		"ServiceAccount", "ServiceAccount",
 	}, cluster.Kinds)

@@ -4,6 +4,7 @@ package distro
 
 import (
 	anomalyconnector "github.com/acceltel/acceltel/connectors/anomalyconnector"
+	s3exporter "github.com/acceltel/acceltel/exporters/s3exporter"
 	anomalyprocessor "github.com/acceltel/acceltel/processors/anomalyprocessor"
 	costprocessor "github.com/acceltel/acceltel/processors/costprocessor"
 	parallelismprocessor "github.com/acceltel/acceltel/processors/parallelismprocessor"
@@ -114,6 +115,7 @@ func Components() (otelcol.Factories, error) {
 		prometheusexporter.NewFactory(),
 		prometheusremotewriteexporter.NewFactory(),
 		kafkaexporter.NewFactory(),
+		s3exporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -125,6 +127,7 @@ func Components() (otelcol.Factories, error) {
 		prometheusexporter.NewFactory().Type():            "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter v0.165.1",
 		prometheusremotewriteexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter v0.165.1",
 		kafkaexporter.NewFactory().Type():                 "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter v0.165.1",
+		s3exporter.NewFactory().Type():                    "github.com/acceltel/acceltel v0.0.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
