@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -16,7 +17,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 )
 
 const (
@@ -136,12 +138,15 @@ func nodeScrape(node simNode, r int, start, ts time.Time) pmetric.Metrics {
 }
 
 // sendOTLP exports md over OTLP/gRPC as a receiver-less client would.
-func sendOTLP(ctx context.Context, endpoint string, md pmetric.Metrics) error {
-	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func sendOTLP(ctx context.Context, c *Collector, md pmetric.Metrics) error {
+	// agent.yaml takes OTLP over TLS with its bearer token only.
+	tlsCfg := &tls.Config{RootCAs: c.PKI.Pool(), MinVersion: tls.VersionTLS12}
+	conn, err := grpc.NewClient(c.OTLPGRPC, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.Token)
 	_, err = pmetricotlp.NewGRPCClient(conn).Export(ctx, pmetricotlp.NewExportRequestFromMetrics(md))
 	return err
 }
@@ -383,7 +388,7 @@ func TestKafkaScaleOut(t *testing.T) {
 	for r := range rounds {
 		last = start.Add(time.Duration(r+1) * 10 * time.Second)
 		for _, n := range nodes {
-			require.NoError(t, sendOTLP(ctx, agents[n.name].OTLPGRPC, nodeScrape(n, r, start, last)), n.name)
+			require.NoError(t, sendOTLP(ctx, agents[n.name], nodeScrape(n, r, start, last)), n.name)
 		}
 		waitInKafka(ctx, t, kafka, "hw.gpu.utilization", last, names...)
 	}
@@ -591,7 +596,7 @@ func TestAgentBrokerOutage(t *testing.T) {
 	var sent []time.Time
 	send := func(c *Collector) error {
 		ts := start.Add(time.Duration(len(sent)+1) * time.Second)
-		if err := sendOTLP(ctx, c.OTLPGRPC, nodeScrape(node, len(sent), start, ts)); err != nil {
+		if err := sendOTLP(ctx, c, nodeScrape(node, len(sent), start, ts)); err != nil {
 			return err
 		}
 		sent = append(sent, ts)

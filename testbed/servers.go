@@ -19,6 +19,10 @@ import (
 type Collector struct {
 	*Process
 	OTLPGRPC, OTLPHTTP, Prometheus, Telemetry, Health string
+	// PKI issued the certificate of the configs' TLS listeners (gateway.yaml,
+	// agent.yaml), and Token is the bearer token they require.
+	PKI   *PKI
+	Token string
 }
 
 // CollectorBinary returns bin/otelcol-acceltel, building it through make when
@@ -82,7 +86,17 @@ func StartCollectorWith(t testing.TB, config string, opts CollectorOptions) *Col
 		Health:     FreePort(t),
 	}
 	telemetryPort := c.Telemetry[len("127.0.0.1:"):]
+	c.PKI = NewPKI(t)
+	cert := c.PKI.Server(t, "collector")
+	c.Token = "testbed-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	tokenFile := filepath.Join(c.PKI.Dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(c.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{
+		"ACCELTEL_TLS_CERT_FILE=" + cert.CertFile,
+		"ACCELTEL_TLS_KEY_FILE=" + cert.KeyFile,
+		"ACCELTEL_AUTH_TOKEN_FILE=" + tokenFile,
 		"ACCELTEL_OTLP_GRPC_ENDPOINT=" + c.OTLPGRPC,
 		"ACCELTEL_OTLP_HTTP_ENDPOINT=" + c.OTLPHTTP,
 		"ACCELTEL_PROMETHEUS_ENDPOINT=" + c.Prometheus,

@@ -1,0 +1,229 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// tlsMetrics is one gauge point, enough to tell accepted from refused.
+func tlsMetrics() pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("host.name", "tls-node")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("acceltel.e2e.tls")
+	dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	dp.SetDoubleValue(1)
+	return md
+}
+
+// exportGRPC sends md to endpoint with the given transport and token ("" for none).
+func exportGRPC(ctx context.Context, endpoint string, creds credentials.TransportCredentials, token string) error {
+	conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = pmetricotlp.NewGRPCClient(conn).Export(ctx, pmetricotlp.NewExportRequestFromMetrics(tlsMetrics()))
+	return err
+}
+
+// exportHTTP posts md as OTLP/HTTP protobuf and returns the status code.
+func exportHTTP(ctx context.Context, url string, tlsCfg *tls.Config, token string) (int, error) {
+	body, err := pmetricotlp.NewExportRequestFromMetrics(tlsMetrics()).MarshalProto()
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/metrics", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// acceptedPoints reads what the gateway's otlp receiver accepted, from its
+// own telemetry.
+func acceptedPoints(ctx context.Context, t *testing.T, c *Collector) float64 {
+	t.Helper()
+	families, err := scrape(ctx, c.Telemetry)
+	require.NoError(t, err)
+	var n float64
+	for name, f := range families {
+		if !strings.HasPrefix(name, "otelcol_receiver_accepted_metric_points") {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if label(m, "receiver") == "otlp" {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
+
+// refusedRequests counts the gateway's requests answered Unauthenticated
+// (gRPC) or 401 (HTTP), from the RPC and HTTP server metrics of its telemetry.
+func refusedRequests(ctx context.Context, t *testing.T, c *Collector) float64 {
+	t.Helper()
+	families, err := scrape(ctx, c.Telemetry)
+	require.NoError(t, err)
+	var n float64
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case strings.HasPrefix(name, "rpc_server_") && label(m, "rpc_response_status_code") == "UNAUTHENTICATED":
+			case strings.HasPrefix(name, "http_server_") && label(m, "http_response_status_code") == "401":
+			default:
+				continue
+			}
+			if h := m.GetHistogram(); h != nil && strings.Contains(name, "duration") {
+				n += float64(h.GetSampleCount())
+			}
+		}
+	}
+	return n
+}
+
+// TestGatewayRequiresTLSAndToken runs gateway.yaml as shipped: its OTLP
+// receivers take only TLS connections carrying the bearer token; everything
+// else is refused, the refusals counted, and nothing of it accepted.
+func TestGatewayRequiresTLSAndToken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kafka := StartKafka(t, "", kafkaTopic, kafkaPartitions)
+	gw := startGateway(t, kafka.Addr, "http://"+FreePort(t)+"/api/v1/write")
+	trusted := credentials.NewTLS(gw.PKI.ClientTLS(t, nil))
+
+	// Refused: plaintext, no token, a wrong token, a server the client does not trust.
+	err := exportGRPC(ctx, gw.OTLPGRPC, insecure.NewCredentials(), gw.Token)
+	require.Error(t, err, "plaintext gRPC")
+	assert.Equal(t, codes.Unavailable, status.Code(err), "plaintext gRPC: %v", err)
+	for name, token := range map[string]string{"no token": "", "wrong token": "not-" + gw.Token} {
+		err := exportGRPC(ctx, gw.OTLPGRPC, trusted, token)
+		assert.Equal(t, codes.Unauthenticated, status.Code(err), "%s: %v", name, err)
+	}
+	other := NewPKI(t)
+	err = exportGRPC(ctx, gw.OTLPGRPC, credentials.NewTLS(other.ClientTLS(t, nil)), gw.Token)
+	assert.ErrorContains(t, err, "certificate signed by unknown authority")
+
+	httpURL := "https://" + gw.OTLPHTTP
+	// Go's TLS server answers plain HTTP with a bare 400 and closes.
+	code, err := exportHTTP(ctx, "http://"+gw.OTLPHTTP, nil, gw.Token)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, code, "plaintext HTTP to a TLS listener")
+	for name, token := range map[string]string{"no token": "", "wrong token": "not-" + gw.Token} {
+		code, err := exportHTTP(ctx, httpURL, gw.PKI.ClientTLS(t, nil), token)
+		require.NoError(t, err, name)
+		assert.Equal(t, http.StatusUnauthorized, code, "HTTP %s", name)
+	}
+	assert.Zero(t, acceptedPoints(ctx, t, gw), "nothing refused may reach the pipeline")
+
+	// Accepted: TLS with the token, over gRPC and HTTP.
+	require.NoError(t, exportGRPC(ctx, gw.OTLPGRPC, trusted, gw.Token))
+	code, err = exportHTTP(ctx, httpURL, gw.PKI.ClientTLS(t, nil), gw.Token)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, code)
+	require.NoError(t, Eventually(ctx, 200*time.Millisecond, func() error {
+		if n := acceptedPoints(ctx, t, gw); n != 2 {
+			return fmt.Errorf("accepted %v points, want 2", n)
+		}
+		if n := refusedRequests(ctx, t, gw); n < 4 {
+			return fmt.Errorf("counted %v refused requests, want 4 (2 gRPC, 2 HTTP)", n)
+		}
+		return nil
+	}))
+	// Neither the token nor what a client sent in its place is ever logged.
+	assert.NotContains(t, gw.Output(), gw.Token)
+}
+
+// TestGatewayMutualTLS turns on client certificates: a client certificate
+// from the CA is required, and an expired one is refused like none at all.
+func TestGatewayMutualTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kafka := StartKafka(t, "", kafkaTopic, kafkaPartitions)
+	clientCA := NewPKI(t)
+	gw := StartCollectorWith(t, configPath(t, "gateway.yaml"), CollectorOptions{
+		Name: "gateway",
+		Env: []string{
+			"ACCELTEL_KAFKA_BROKERS=" + kafka.Addr,
+			"ACCELTEL_REMOTE_WRITE_ENDPOINT=http://" + FreePort(t) + "/api/v1/write",
+			"ACCELTEL_KAFKA_GROUP_ID=testbed-mtls",
+			"ACCELTEL_TLS_CLIENT_CA_FILE=" + clientCA.CAFile,
+		},
+	})
+	valid := clientCA.Client(t, "sidecar")
+	expired := clientCA.Expired(t, "old-sidecar")
+	withCert := func(pair *CertPair) credentials.TransportCredentials {
+		cfg := gw.PKI.ClientTLS(t, pair)
+		return credentials.NewTLS(cfg)
+	}
+
+	for name, pair := range map[string]*CertPair{"no client certificate": nil, "expired client certificate": &expired} {
+		err := exportGRPC(ctx, gw.OTLPGRPC, withCert(pair), gw.Token)
+		require.Error(t, err, name)
+		assert.Equal(t, codes.Unavailable, status.Code(err), "%s: %v", name, err)
+	}
+	require.NoError(t, exportGRPC(ctx, gw.OTLPGRPC, withCert(&valid), gw.Token))
+	// The certificate is not a substitute for the token.
+	err := exportGRPC(ctx, gw.OTLPGRPC, withCert(&valid), "")
+	assert.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
+	assert.Equal(t, float64(1), acceptedPoints(ctx, t, gw))
+}
+
+// TestGatewayExpiredServerCertificate: a gateway that serves an expired
+// certificate is refused by its clients rather than trusted.
+func TestGatewayExpiredServerCertificate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kafka := StartKafka(t, "", kafkaTopic, kafkaPartitions)
+	pki := NewPKI(t)
+	expired := pki.Expired(t, "gateway")
+	gw := StartCollectorWith(t, configPath(t, "gateway.yaml"), CollectorOptions{
+		Name: "gateway",
+		Env: []string{
+			"ACCELTEL_KAFKA_BROKERS=" + kafka.Addr,
+			"ACCELTEL_REMOTE_WRITE_ENDPOINT=http://" + FreePort(t) + "/api/v1/write",
+			"ACCELTEL_KAFKA_GROUP_ID=testbed-expired",
+			"ACCELTEL_TLS_CERT_FILE=" + expired.CertFile,
+			"ACCELTEL_TLS_KEY_FILE=" + expired.KeyFile,
+		},
+	})
+	err := exportGRPC(ctx, gw.OTLPGRPC, credentials.NewTLS(pki.ClientTLS(t, nil)), gw.Token)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate has expired")
+}
