@@ -16,13 +16,15 @@ BUILD_DIR   := _build/$(DIST)
 CONFIG      ?= $(DIST_DIR)/local.yaml
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO_TEST_FLAGS ?=
+FUZZTIME ?= 60s
+FUZZ_SMOKE ?= 2s
 # OCB builds with -trimpath; building everything the same way lets tests reuse its compiled packages.
 export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
 
 # Everything the binaries are built from; make rebuilds only when one changes.
 GO_SOURCES := go.mod go.sum builder-config.yaml $(shell find . -name '*.go' -not -path './_build/*' -not -path './internal/tools/*' -not -path './testbed/duckdb/node_modules/*' 2>/dev/null)
 
-.PHONY: all build run test unit e2e generate generate-check lint bench deps clean help
+.PHONY: all build run test unit e2e fuzz generate generate-check lint bench deps clean help
 
 all: build
 
@@ -60,6 +62,11 @@ run: bin/$(DIST)
 ## test: every test, end to end with a real Prometheus included
 test: deps build bin/versitygw
 	$(GO) test $(GO_TEST_FLAGS) ./...
+	scripts/fuzz.sh -s -t $(FUZZ_SMOKE)
+
+## fuzz: every native fuzz target for FUZZTIME (default 60s) each; stops at the first failure
+fuzz:
+	scripts/fuzz.sh -t $(FUZZTIME)
 
 ## unit: the tests without the end-to-end testbed
 unit: bin/versitygw

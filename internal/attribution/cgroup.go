@@ -5,6 +5,7 @@ package attribution // import "github.com/acceltel/acceltel/internal/attribution
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,8 +27,14 @@ func ProcessOwner(root string, pid uint32) Owner {
 		return Owner{}
 	}
 	defer func() { _ = f.Close() }() // read-only
+	return parseProcCgroup(f)
+}
+
+// parseProcCgroup reads a /proc/<pid>/cgroup file: the first line whose path
+// names a container wins; else the last that names a pod.
+func parseProcCgroup(r io.Reader) Owner {
 	var o Owner
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		// hierarchy-ID:controllers:path; cgroup v2 has one line "0::/path".
 		parts := strings.SplitN(sc.Text(), ":", 3)
@@ -56,7 +63,9 @@ func ParseCgroupPath(path string) Owner {
 		// "pod" cannot occur inside a UID (no 'o' in hex), so the last one
 		// starts it in both layouts.
 		if i := strings.LastIndex(seg, "pod"); i >= 0 {
-			if uid := strings.ReplaceAll(seg[i+3:], "_", "-"); isUID(uid) {
+			// Dashes (cgroupfs) or underscores (systemd), never a mix.
+			raw := seg[i+3:]
+			if uid := strings.ReplaceAll(raw, "_", "-"); isUID(uid) && (uid == raw || !strings.Contains(raw, "-")) {
 				o.PodUID = uid
 				continue
 			}

@@ -31,6 +31,10 @@ type Cluster struct {
 	PricePerGPUHour float64 `json:"price_per_gpu_hour,omitempty" yaml:"price_per_gpu_hour,omitempty"`
 }
 
+// MaxGPUs bounds a cluster (16.7 million GPUs): the search's cost grows with
+// the square root of the GPU count.
+const MaxGPUs = 1 << 24
+
 // Normalize fills defaults and validates the cluster.
 func (c Cluster) Normalize() (Cluster, error) {
 	if c.GPUsPerNode == 0 {
@@ -45,6 +49,8 @@ func (c Cluster) Normalize() (Cluster, error) {
 	var errs []error
 	if c.GPUs <= 0 {
 		errs = append(errs, errors.New("cluster needs gpus > 0"))
+	} else if c.GPUs > MaxGPUs {
+		errs = append(errs, fmt.Errorf("gpus %d: at most %d", c.GPUs, MaxGPUs))
 	}
 	if c.GPUsPerNode <= 0 {
 		errs = append(errs, errors.New("gpus per node must be > 0"))

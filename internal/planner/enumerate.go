@@ -85,15 +85,27 @@ func evaluate(m *Model, c *Cluster, l Layout, o Options, cal *calibration) Evalu
 }
 
 // choices is the values one dimension may take: the fixed one, or every
-// divisor of n up to limit.
+// divisor of n up to limit, ascending. Trial division up to √n (and no
+// further than limit): a loop to n would not end for a large n.
 func choices(buf []int, fixed, n, limit int) []int {
 	buf = buf[:0]
 	if fixed > 0 {
 		return append(buf, fixed)
 	}
-	for d := 1; d <= n && d <= limit; d++ {
+	d := 1
+	for ; d <= n/d; d++ {
+		if d > limit {
+			return buf // the divisors above √n are above limit too
+		}
 		if n%d == 0 {
 			buf = append(buf, d)
+		}
+	}
+	// The divisors above √n, ascending, are n/d for d descending.
+	root := d - 1
+	for d := root; d >= 1 && n/d <= limit; d-- {
+		if q := n / d; q > root && n%d == 0 {
+			buf = append(buf, q)
 		}
 	}
 	return buf

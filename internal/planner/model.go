@@ -54,6 +54,10 @@ type Model struct {
 	UntiedEmbeddings bool `json:"untied_embeddings,omitempty" yaml:"untied_embeddings,omitempty"`
 }
 
+// MaxLayers bounds a model's depth (65536 layers; today's deepest have
+// about 130): the search's cost grows with the square root of it.
+const MaxLayers = 1 << 16
+
 // Normalize fills defaults and derives a shape from Params when the shape is
 // missing, then validates the model.
 func (m Model) Normalize() (Model, error) {
@@ -80,6 +84,8 @@ func (m Model) Normalize() (Model, error) {
 	}
 	if m.Layers <= 0 || m.Hidden <= 0 || m.Heads <= 0 {
 		errs = append(errs, errors.New("model needs layers, hidden and heads (or a parameter count)"))
+	} else if m.Layers > MaxLayers {
+		errs = append(errs, fmt.Errorf("layers %d: at most %d", m.Layers, MaxLayers))
 	} else {
 		if m.Hidden%m.Heads != 0 {
 			errs = append(errs, fmt.Errorf("hidden %d is not divisible by heads %d", m.Hidden, m.Heads))

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -44,9 +45,16 @@ func measurementToProto(m Measurement) *pb.Measurement {
 	return r
 }
 
+// measurementFromProto trusts nothing a plugin sends: a peak that is not a
+// positive finite number and a duration that is negative, NaN or beyond
+// what a time.Duration holds become 0, unknown, as Measurement documents.
 func measurementFromProto(r *pb.Measurement) Measurement {
-	return Measurement{
-		Name: r.GetName(), Unit: r.GetUnit(), Value: r.GetValue(), Attributes: r.GetAttributes(),
-		Peak: r.GetReferencePeak(), Duration: time.Duration(r.GetDurationSeconds() * float64(time.Second)),
+	m := Measurement{Name: r.GetName(), Unit: r.GetUnit(), Value: r.GetValue(), Attributes: r.GetAttributes()}
+	if p := r.GetReferencePeak(); p > 0 && !math.IsInf(p, 1) {
+		m.Peak = p
 	}
+	if ns := r.GetDurationSeconds() * float64(time.Second); ns > 0 && ns < math.MaxInt64 {
+		m.Duration = time.Duration(ns)
+	}
+	return m
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,16 @@ func CheckParams(b Benchmark, raw map[string]string) (Params, error) {
 			return nil, fmt.Errorf("parameter %s: %w", k, err)
 		}
 		out[k] = raw[k]
+	}
+	// A plugin's own default must be of its type too, or a getter would
+	// silently read it as zero.
+	for _, k := range slices.Sorted(maps.Keys(out)) {
+		if _, set := raw[k]; set {
+			continue
+		}
+		if err := checkValue(declared[k].Type, out[k]); err != nil {
+			return nil, fmt.Errorf("benchmark %s: default of parameter %s: %w", b.Name, k, err)
+		}
 	}
 	return out, nil
 }
@@ -88,6 +99,9 @@ func ParseBytes(s string) (int64, error) {
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%q is not a byte count (e.g. 4096, 64MiB, 1GB)", s)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is more bytes than an int64 holds", s)
 	}
 	return n * mult, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -217,6 +218,31 @@ func (cfg *Config) rules() ([]costmodel.Rule, error) {
 		if p.InstanceType != "" {
 			r.Match[cfg.InstanceTypeAttribute] = p.InstanceType
 		}
+		// Every number of a rule must be finite: YAML's .inf and .nan parse.
+		for _, v := range []struct {
+			name string
+			v    float64
+		}{{"electricity_per_kwh", p.ElectricityPerKWh}, {"pue", p.PUE}} {
+			if math.IsNaN(v.v) || math.IsInf(v.v, 0) {
+				add("%s: must be a finite number, got %v", v.name, v.v)
+			}
+		}
+		if o := p.OnPrem; o != nil {
+			for _, v := range []float64{o.PurchasePrice, o.LifetimeYears, o.HostingPerHour} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					add("on_prem: purchase_price, lifetime_years and hosting_per_hour must be finite numbers")
+					break
+				}
+			}
+		}
+		if in := p.Instance; in != nil {
+			for _, v := range []float64{in.VCPUs, in.MemoryGiB, in.GPUShare} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					add("instance: vcpus, memory_gib and gpu_share must be finite numbers")
+					break
+				}
+			}
+		}
 		r.From, r.Until = p.From, p.Until
 		if !r.From.IsZero() && !r.Until.IsZero() && !r.From.Before(r.Until) {
 			add("from (%s) must be before until (%s)", orOpen(p.From), orOpen(p.Until))
@@ -279,6 +305,8 @@ func (cfg *Config) rules() ([]costmodel.Rule, error) {
 					add("rates::%s: unknown rate kind (want on_demand, spot, reserved or capacity_block; owned hardware uses on_prem)", k)
 				case v < 0 || v != v:
 					add("rates::%s: price must not be negative, got %v", k, v)
+				case math.IsInf(v, 1):
+					add("rates::%s: price must be a finite number, got %v", k, v)
 				default:
 					r.PerGPUHour[kind] = v * share
 				}

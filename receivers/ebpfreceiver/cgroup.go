@@ -2,6 +2,7 @@ package ebpfreceiver // import "github.com/acceltel/acceltel/receivers/ebpfrecei
 
 import (
 	"bufio"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,15 +17,42 @@ func findCgroup2(mounts string) string {
 		return ""
 	}
 	defer func() { _ = f.Close() }() // read-only
-	sc := bufio.NewScanner(f)
+	return parseCgroup2Mount(f)
+}
+
+// parseCgroup2Mount reads a mounts file (/proc/<pid>/mounts, fstab format)
+// and returns the mount point of the first cgroup2 file system, or "".
+func parseCgroup2Mount(r io.Reader) string {
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 3 && fields[2] == "cgroup2" {
-			return fields[1]
+		// The kernel separates fields by one space and escapes space, tab,
+		// newline and backslash inside them as \ooo (octal).
+		fields := strings.Split(sc.Text(), " ")
+		if len(fields) >= 3 && fields[2] == "cgroup2" && fields[1] != "" {
+			return unescapeMount(fields[1])
 		}
 	}
 	return ""
 }
+
+// unescapeMount undoes the kernel's \ooo escapes of a mounts field.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) && s[i+1] <= '3' {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // cgroupResolver maps a cgroup v2 id to its path. The id is the kernfs node
 // id, which cgroupfs exposes as the inode number of the cgroup's directory.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -269,6 +270,10 @@ func (s *infinibandScraper) scrapeCounters(ts pcommon.Timestamp, dir string, key
 			}
 			continue
 		}
+		if limit := uint64(math.MaxInt64) / counterScale(c.kind); v > limit {
+			errs.AddPartial(1, fmt.Errorf("%s: counter %d out of range", filepath.Join(countersDir, c.file), v))
+			continue
+		}
 		if c.bits < 64 {
 			sat := c.saturated(v)
 			s.mb.RecordInfinibandPortCounterSaturatedDataPoint(ts, b2i(sat), key.port, c.file)
@@ -324,6 +329,9 @@ func (s *infinibandScraper) scrapeHWCounters(ts pcommon.Timestamp, dir string, p
 			continue
 		}
 		v, err := s.reader.readUint(filepath.Join(hwDir, name))
+		if err == nil && v > math.MaxInt64 {
+			err = fmt.Errorf("%s: counter %d out of range", filepath.Join(hwDir, name), v)
+		}
 		if err != nil {
 			errs.AddPartial(1, err)
 			continue
@@ -353,6 +361,15 @@ func (s *infinibandScraper) recordRatios(ts pcommon.Timestamp, key portKey, cur 
 		lost := float64(cur.wait-prev.wait) * float64(s.cfg.XmitWaitBytesPerTick) / capacity
 		s.mb.RecordInfinibandPortXmitWaitRatioDataPoint(ts, min(lost, 1), key.port)
 	}
+}
+
+// counterScale is what a counter's value is multiplied by for its metric:
+// port_xmit_data and port_rcv_data count 4-octet words.
+func counterScale(k counterKind) uint64 {
+	if k == kindIO {
+		return 4
+	}
+	return 1
 }
 
 func b2i(b bool) int64 {

@@ -18,12 +18,19 @@ type fileReader struct {
 }
 
 // read returns the trimmed content of path; the slice is valid until the next call.
+// A file longer than the buffer is an error, not a value cut short.
 func (r *fileReader) read(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	n, err := io.ReadFull(f, r.buf[:])
+	if err == nil { // the buffer is full: is there more?
+		var one [1]byte
+		if m, _ := f.Read(one[:]); m > 0 {
+			err = fmt.Errorf("%s: longer than %d bytes", path, len(r.buf))
+		}
+	}
 	_ = f.Close()
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -89,6 +96,9 @@ func physState(s string) (string, bool) {
 	return "", false
 }
 
+// maxRateGbps bounds a link rate: 1 Pb/s, far above any port (XDR is 800 Gb/s).
+const maxRateGbps = 1e6
+
 // linkRate parses "100 Gb/sec (4X EDR)" or "2.5 Gb/sec (1X SDR)" into bytes per second.
 func linkRate(s string) (int64, error) {
 	num, rest, ok := strings.Cut(s, " ")
@@ -96,7 +106,8 @@ func linkRate(s string) (int64, error) {
 		return 0, fmt.Errorf("unknown rate format %q", s)
 	}
 	gbps, err := strconv.ParseFloat(num, 64)
-	if err != nil || gbps < 0 {
+	// NaN, infinities and absurd rates would not convert to an int64.
+	if err != nil || !(gbps >= 0 && gbps <= maxRateGbps) {
 		return 0, fmt.Errorf("unknown rate format %q", s)
 	}
 	return int64(gbps * 1e9 / 8), nil

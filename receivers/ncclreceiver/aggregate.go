@@ -163,7 +163,8 @@ func (s *state) add(pid int32, recs []record, dropped uint32, now time.Time, att
 			p.series[sk] = se
 		}
 		se.count++
-		se.bytes += int64(r.Bytes)
+		// check bounds r.Bytes; the counter stops at its maximum, never wraps.
+		se.bytes = min(se.bytes, math.MaxInt64-int64(r.Bytes)) + int64(r.Bytes)
 		se.duration.add(float64(r.DurationNs)/1e9, durationBounds)
 		if _, bw := bandwidths(r); bw > 0 {
 			se.busbw.add(bw, bandwidthBounds)

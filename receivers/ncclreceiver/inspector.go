@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,7 +85,7 @@ func parseInspectorLine(line []byte) (record, error) {
 		Rank: l.Header.Rank, NRanks: l.Header.NRanks, NNodes: l.Header.NNodes,
 		PID: l.Metadata.PID, CUDADev: -1, Peer: -1, Kind: kindColl,
 		// Inspector's bandwidths divide by coll_exec_time_us; so do ours.
-		ExecNs: uint64(cp.ExecTimeUs * 1e3), Flags: flagGPUTimer,
+		ExecNs: uint64(math.Round(cp.ExecTimeUs * 1e3)), Flags: flagGPUTimer,
 	}
 	copy(r.Func[:], cp.Coll)
 	// Inspector gives all-gather and reduce-scatter sizes per rank; nccl-tests
@@ -91,7 +93,11 @@ func parseInspectorLine(line []byte) (record, error) {
 	// ReduceScatter example shows it: 2147483648 B in 41057 µs at an algbw of
 	// 418.44 GB/s is 8 (n_ranks) times the per-rank size.
 	if (strings.EqualFold(cp.Coll, "AllGather") || strings.EqualFold(cp.Coll, "ReduceScatter")) && r.NRanks > 0 {
-		r.Bytes *= uint64(r.NRanks)
+		hi, lo := bits.Mul64(r.Bytes, uint64(r.NRanks))
+		if hi != 0 {
+			return record{}, fmt.Errorf("coll_msg_size_bytes %d times %d ranks overflows", r.Bytes, r.NRanks)
+		}
+		r.Bytes = lo
 	}
 	r.DurationNs = r.ExecNs
 	if tr := cp.EventTraceTs; tr != nil && tr.CollStartTs > 0 {
@@ -99,8 +105,15 @@ func parseInspectorLine(line []byte) (record, error) {
 		for _, k := range tr.KernelEvents {
 			stop = max(stop, k.KernelStopTs)
 		}
+		// Microseconds to nanoseconds, without wrapping around.
+		if tr.CollStartTs > math.MaxUint64/1000 {
+			return record{}, fmt.Errorf("coll_start_ts %d out of range", tr.CollStartTs)
+		}
 		r.StartUnixNs = tr.CollStartTs * 1000
 		if stop > tr.CollStartTs {
+			if stop-tr.CollStartTs > maxDuration/1000 {
+				return record{}, errors.New("duration over a day")
+			}
 			r.DurationNs = (stop - tr.CollStartTs) * 1000 // host start to last channel done
 		}
 	}

@@ -15,6 +15,9 @@ const (
 	recordSize  = 136
 	maxChannels = 64 // NCCL's MAXCHANNELS
 	maxDuration = uint64(24 * 3600 * 1e9)
+	// maxBytes bounds one operation's size: 256 TiB, far beyond any GPU's
+	// memory; more is garbage, and would overflow the int64 byte counter.
+	maxBytes = uint64(1) << 48
 
 	kindColl = 1
 	kindP2P  = 2
@@ -122,6 +125,8 @@ func (r *record) check() string {
 		return fmt.Sprintf("%d nodes for %d ranks", r.NNodes, r.NRanks)
 	case r.DurationNs > maxDuration || r.ExecNs > maxDuration:
 		return "duration over a day"
+	case r.Bytes > maxBytes:
+		return fmt.Sprintf("%d bytes", r.Bytes)
 	case r.Channels > maxChannels:
 		return fmt.Sprintf("%d channels", r.Channels)
 	case r.Func[0] == 0:

@@ -124,33 +124,3 @@ func TestBusBandwidth(t *testing.T) {
 	algbw, _ := bandwidths(&r)
 	assert.InDelta(t, float64(1<<20)/50e-6, algbw, 1e-3)
 }
-
-func FuzzDecodeDatagram(f *testing.F) {
-	f.Add(encode(0, sampleRecord("AllReduce", 8)))
-	f.Add(encode(5, sampleRecord("AllGather", 2), sampleRecord("Recv", 0)))
-	f.Add(encode(0))
-	f.Add([]byte{})
-	f.Add([]byte("ANCL\x01\x00\x88\x00\xff\xff"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, _, errs := decodeDatagram(b, nil)
-		bad := 0
-		for _, e := range errs {
-			if e.n <= 0 {
-				t.Fatalf("error counts %d records", e.n)
-			}
-			bad += e.n
-		}
-		if len(recs) == 0 && bad == 0 && len(b) != headerSize {
-			t.Fatalf("%d bytes neither decoded nor counted", len(b))
-		}
-		// Whatever decodes must aggregate and emit without panicking.
-		st := newState()
-		st.add(1, recs, 0, testNow, nil)
-		for i := range recs {
-			if recs[i].check() != "" {
-				t.Fatalf("invalid record accepted: %+v", recs[i])
-			}
-			cstr(recs[i].Func[:])
-		}
-	})
-}

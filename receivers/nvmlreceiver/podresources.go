@@ -87,6 +87,16 @@ func (c *podCache) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m := gpuOwners(resp)
+	c.mu.Lock()
+	c.byUUID = m
+	c.mu.Unlock()
+	return nil
+}
+
+// gpuOwners maps each device id of the kubelet's answer to the container
+// that holds it.
+func gpuOwners(resp *podresourcesapi.ListPodResourcesResponse) map[string]podRef {
 	m := map[string]podRef{}
 	for _, p := range resp.GetPodResources() {
 		for _, ctr := range p.GetContainers() {
@@ -101,10 +111,7 @@ func (c *podCache) refresh(ctx context.Context) error {
 			}
 		}
 	}
-	c.mu.Lock()
-	c.byUUID = m
-	c.mu.Unlock()
-	return nil
+	return m
 }
 
 func (c *podCache) stop() {

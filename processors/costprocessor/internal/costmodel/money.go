@@ -11,8 +11,22 @@ type Nanos int64
 // NanosPerUSD converts dollars to Nanos.
 const NanosPerUSD = 1e9
 
-// FromUSD rounds a dollar amount to the nearest nano-dollar.
-func FromUSD(usd float64) Nanos { return Nanos(math.Round(usd * NanosPerUSD)) }
+// FromUSD rounds a dollar amount to the nearest nano-dollar. Amounts beyond
+// what Nanos holds (about ±9.2 billion USD) saturate, and NaN is 0: a
+// float-to-int conversion out of range is undefined in Go (on amd64 it
+// gives the most negative int64, turning a huge cost into a credit).
+func FromUSD(usd float64) Nanos {
+	n := math.Round(usd * NanosPerUSD)
+	switch {
+	case n != n:
+		return 0
+	case n >= math.MaxInt64:
+		return math.MaxInt64
+	case n <= math.MinInt64:
+		return math.MinInt64
+	}
+	return Nanos(n)
+}
 
 // USD converts back to dollars, for output only.
 func (n Nanos) USD() float64 { return float64(n) / NanosPerUSD }
