@@ -45,7 +45,9 @@ func TestShippedConfigsValidate(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, configs)
 	for _, c := range configs {
-		out, err := exec.Command(cli, "validate", "--config", c).CombinedOutput()
+		cmd := exec.Command(cli, "validate", "--config", c)
+		cmd.Env = append(os.Environ(), KafkaEnv(t)...) // agent and gateway need Kafka credentials
+		out, err := cmd.CombinedOutput()
 		assert.NoError(t, err, "%s: %s", c, out)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,6 +24,7 @@ type PKI struct {
 	CAFile string
 	ca     *x509.Certificate
 	caKey  *ecdsa.PrivateKey
+	mu     sync.Mutex
 	serial int64
 }
 
@@ -34,9 +36,18 @@ type CertPair struct {
 // NewPKI creates a CA valid for a day.
 func NewPKI(t testing.TB) *PKI {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := newCA(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	return p
+}
+
+// newCA is NewPKI for what lives longer than one test (the Kafka brokers' CA).
+func newCA(dir string) (*PKI, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -49,16 +60,15 @@ func NewPKI(t testing.TB) *PKI {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ca, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	p := &PKI{Dir: t.TempDir(), ca: ca, caKey: key, serial: 1}
+	p := &PKI{Dir: dir, ca: ca, caKey: key, serial: 1}
 	p.CAFile = filepath.Join(p.Dir, "ca.pem")
-	writePEM(t, p.CAFile, "CERTIFICATE", der)
-	return p
+	return p, writePEMFile(p.CAFile, "CERTIFICATE", der)
 }
 
 // Server issues a certificate for 127.0.0.1 and localhost.
@@ -99,13 +109,30 @@ func (p *PKI) ClientTLS(t testing.TB, pair *CertPair) *tls.Config {
 
 func (p *PKI) issue(t testing.TB, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) CertPair {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pair, err := p.issueAt(name, usage, notBefore, notAfter)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pair
+}
+
+// issueFiles issues a server certificate valid for a day, outside a test.
+func (p *PKI) issueFiles(name string) (cert, key string, err error) {
+	pair, err := p.issueAt(name, x509.ExtKeyUsageServerAuth, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	return pair.CertFile, pair.KeyFile, err
+}
+
+func (p *PKI) issueAt(name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) (CertPair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return CertPair{}, err
+	}
+	p.mu.Lock()
 	p.serial++
+	serial := p.serial
+	p.mu.Unlock()
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(p.serial),
+		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: name},
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
@@ -116,21 +143,19 @@ func (p *PKI) issue(t testing.TB, name string, usage x509.ExtKeyUsage, notBefore
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {
-		t.Fatal(err)
+		return CertPair{}, err
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return CertPair{}, err
 	}
 	pair := CertPair{CertFile: filepath.Join(p.Dir, name+".pem"), KeyFile: filepath.Join(p.Dir, name+"-key.pem")}
-	writePEM(t, pair.CertFile, "CERTIFICATE", der)
-	writePEM(t, pair.KeyFile, "PRIVATE KEY", keyDER)
-	return pair
+	if err := writePEMFile(pair.CertFile, "CERTIFICATE", der); err != nil {
+		return CertPair{}, err
+	}
+	return pair, writePEMFile(pair.KeyFile, "PRIVATE KEY", keyDER)
 }
 
-func writePEM(t testing.TB, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+func writePEMFile(path, typ string, der []byte) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 }

@@ -2,16 +2,85 @@ package testbed
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"hash/fnv"
 	"net"
+	"os"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
+
+// The brokers of every test speak TLS and SASL/SCRAM-SHA-512 only, as
+// agent.yaml and gateway.yaml require. One CA and one user serve the whole
+// test process, so a collector started before its broker (an outage test)
+// already has what it needs: StartCollectorWith passes KafkaEnv to every
+// collector.
+const (
+	KafkaUser     = "acceltel-testbed"
+	KafkaPassword = "testbed-kafka-password-6d1f"
+)
+
+var kafkaPKI = sync.OnceValues(func() (*kafkaCerts, error) {
+	dir, err := os.MkdirTemp("", "acceltel-kafka-pki-")
+	if err != nil {
+		return nil, err
+	}
+	ca, err := newCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	cert, key, err := ca.issueFiles("kafka")
+	if err != nil {
+		return nil, err
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, err
+	}
+	return &kafkaCerts{ca: ca, server: &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}, nil
+})
+
+type kafkaCerts struct {
+	ca     *PKI
+	server *tls.Config
+}
+
+func mustKafkaCerts(t testing.TB) *kafkaCerts {
+	t.Helper()
+	c, err := kafkaPKI()
+	if err != nil {
+		t.Fatalf("kafka test PKI: %v", err)
+	}
+	return c
+}
+
+// KafkaEnv is what agent.yaml and gateway.yaml read to reach the test brokers.
+func KafkaEnv(t testing.TB) []string {
+	c := mustKafkaCerts(t)
+	return []string{
+		"ACCELTEL_KAFKA_CA_FILE=" + c.ca.CAFile,
+		"ACCELTEL_KAFKA_USERNAME=" + KafkaUser,
+		"ACCELTEL_KAFKA_PASSWORD=" + KafkaPassword,
+	}
+}
+
+// KafkaClientOpts are the franz-go options of a test client of the brokers
+// at addr (TLS and SCRAM), before any of the caller's.
+func KafkaClientOpts(t testing.TB, addr string, opts ...kgo.Opt) []kgo.Opt {
+	c := mustKafkaCerts(t)
+	return append([]kgo.Opt{
+		kgo.SeedBrokers(addr),
+		kgo.DialTLSConfig(&tls.Config{RootCAs: c.ca.Pool(), MinVersion: tls.VersionTLS12}),
+		kgo.SASL(scram.Auth{User: KafkaUser, Pass: KafkaPassword}.AsSha512Mechanism()),
+	}, opts...)
+}
 
 // Kafka is a Kafka-protocol broker (franz-go's kfake) running in the test
 // process: real produce, fetch, consumer-group and offset handling, without
@@ -19,6 +88,12 @@ import (
 type Kafka struct {
 	Addr    string
 	cluster *kfake.Cluster
+	t       testing.TB
+}
+
+// Client is a franz-go client of this broker with TLS and SCRAM.
+func (k *Kafka) Client(opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(KafkaClientOpts(k.t, k.Addr, opts...)...)
 }
 
 // StartKafka starts a one-broker cluster listening on addr (a free loopback
@@ -42,11 +117,14 @@ func StartKafka(t testing.TB, addr, topic string, partitions int32) *Kafka {
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		kfake.SeedTopics(partitions, topic),
+		kfake.TLS(mustKafkaCerts(t).server),
+		kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-512", KafkaUser, KafkaPassword),
 	)
 	if err != nil {
 		t.Fatalf("start kfake on %s: %v", addr, err)
 	}
-	k := &Kafka{Addr: addr, cluster: cluster}
+	k := &Kafka{Addr: addr, cluster: cluster, t: t}
 	t.Cleanup(k.Close)
 	return k
 }
@@ -62,7 +140,7 @@ func (k *Kafka) Close() {
 // Records reads every record of topic, from the start of each partition to
 // its end offset as listed when the call begins.
 func (k *Kafka) Records(ctx context.Context, topic string) ([]*kgo.Record, error) {
-	admin, err := kgo.NewClient(kgo.SeedBrokers(k.Addr))
+	admin, err := k.Client()
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +163,7 @@ func (k *Kafka) Records(ctx context.Context, topic string) ([]*kgo.Record, error
 	if len(want) == 0 {
 		return nil, nil
 	}
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(k.Addr),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}))
+	consumer, err := k.Client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}))
 	if err != nil {
 		return nil, err
 	}

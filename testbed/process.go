@@ -7,12 +7,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -34,18 +37,33 @@ func RepoRoot(t testing.TB) string {
 	return filepath.Dir(wd)
 }
 
-// FreePort returns a loopback address with a port nobody listens on now.
+// FreePort returns a loopback address with a port nobody listens on now,
+// below the kernel's ephemeral range. A port from that range can be taken
+// by any outgoing connection between this check and the collector's listen,
+// and a client dialling it before the listener is up (the agent's own
+// internal hop does, at start) can connect to itself: TCP's simultaneous
+// open, after which the listener cannot bind.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		addr := "127.0.0.1:" + strconv.Itoa(10000+rand.IntN(max(low-10000, 1)))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return addr
+		}
 	}
-	return addr
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // syncBuffer collects a process's output while it runs.

@@ -110,6 +110,7 @@ func StartCollectorWith(t testing.TB, config string, opts CollectorOptions) *Col
 		"ACCELTEL_QUEUE_DIR=" + filepath.Join(t.TempDir(), "queue"),
 		"ACCELTEL_STORAGE_DIR=" + filepath.Join(t.TempDir(), "storage"),
 	}
+	env = append(env, KafkaEnv(t)...)
 	// exec keeps the last value of a repeated key: opts.Env wins.
 	env = append(env, opts.Env...)
 	name := opts.Name
@@ -260,4 +261,13 @@ func (p *Prometheus) Query(ctx context.Context, promql string) ([]Sample, error)
 		out = append(out, Sample{Labels: r.Metric, Value: v})
 	}
 	return out, nil
+}
+
+// Kill ends the process with SIGKILL, as a crash would, and waits until it
+// is gone. The exit is the test's doing, so it is not reported as an error
+// when the test ends.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.err = nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
@@ -125,7 +128,9 @@ func TestGatewayRequiresTLSAndToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	kafka := StartKafka(t, "", kafkaTopic, kafkaPartitions)
-	gw := startGateway(t, kafka.Addr, "http://"+FreePort(t)+"/api/v1/write")
+	// Remote write is synchronous (gateway.yaml): OTLP is acknowledged only
+	// once the endpoint took the data, so one must answer.
+	gw := startGateway(t, kafka.Addr, discardRemoteWrite(t))
 	trusted := credentials.NewTLS(gw.PKI.ClientTLS(t, nil))
 
 	// Refused: plaintext, no token, a wrong token, a server the client does not trust.
@@ -181,7 +186,7 @@ func TestGatewayMutualTLS(t *testing.T) {
 		Name: "gateway",
 		Env: []string{
 			"ACCELTEL_KAFKA_BROKERS=" + kafka.Addr,
-			"ACCELTEL_REMOTE_WRITE_ENDPOINT=http://" + FreePort(t) + "/api/v1/write",
+			"ACCELTEL_REMOTE_WRITE_ENDPOINT=" + discardRemoteWrite(t),
 			"ACCELTEL_KAFKA_GROUP_ID=testbed-mtls",
 			"ACCELTEL_TLS_CLIENT_CA_FILE=" + clientCA.CAFile,
 		},
@@ -217,7 +222,7 @@ func TestGatewayExpiredServerCertificate(t *testing.T) {
 		Name: "gateway",
 		Env: []string{
 			"ACCELTEL_KAFKA_BROKERS=" + kafka.Addr,
-			"ACCELTEL_REMOTE_WRITE_ENDPOINT=http://" + FreePort(t) + "/api/v1/write",
+			"ACCELTEL_REMOTE_WRITE_ENDPOINT=" + discardRemoteWrite(t),
 			"ACCELTEL_KAFKA_GROUP_ID=testbed-expired",
 			"ACCELTEL_TLS_CERT_FILE=" + expired.CertFile,
 			"ACCELTEL_TLS_KEY_FILE=" + expired.KeyFile,
@@ -226,4 +231,54 @@ func TestGatewayExpiredServerCertificate(t *testing.T) {
 	err := exportGRPC(ctx, gw.OTLPGRPC, credentials.NewTLS(pki.ClientTLS(t, nil)), gw.Token)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "certificate has expired")
+}
+
+// TestKafkaRequiresTLSAndSASL: the test brokers, like the production ones
+// agent.yaml and gateway.yaml expect, take TLS with SASL/SCRAM only; a
+// collector with a wrong password says so in its log, without the password,
+// and keeps its data queued.
+func TestKafkaRequiresTLSAndSASL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kafka := StartKafka(t, "", kafkaTopic, kafkaPartitions)
+	ping := func(opts ...kgo.Opt) error {
+		c, err := kgo.NewClient(append(opts, kgo.SeedBrokers(kafka.Addr), kgo.RequestRetries(0))...)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return c.Ping(pctx)
+	}
+	tlsCfg := &tls.Config{RootCAs: mustKafkaCerts(t).ca.Pool(), MinVersion: tls.VersionTLS12}
+	assert.Error(t, ping(), "plaintext")
+	assert.Error(t, ping(kgo.DialTLSConfig(tlsCfg)), "TLS without SASL")
+	assert.Error(t, ping(kgo.DialTLSConfig(tlsCfg), kgo.SASL(scram.Auth{User: KafkaUser, Pass: "wrong"}.AsSha512Mechanism())), "a wrong password")
+	client, err := kafka.Client()
+	require.NoError(t, err)
+	require.NoError(t, client.Ping(ctx), "TLS with the user's SCRAM credentials")
+	client.Close()
+
+	const wrong = "wrong-password-3c9a7e"
+	agent := StartCollectorWith(t, configPath(t, "agent.yaml"), CollectorOptions{
+		Name: "agent",
+		Env: []string{
+			"K8S_NODE_NAME=node-sasl",
+			"ACCELTEL_KAFKA_BROKERS=" + kafka.Addr,
+			"ACCELTEL_KAFKA_PASSWORD=" + wrong,
+			"ACCELTEL_BATCH_TIMEOUT=100ms",
+		},
+	})
+	require.NoError(t, sendOTLP(ctx, agent, tlsMetrics()))
+	require.NoError(t, Eventually(ctx, 200*time.Millisecond, func() error {
+		if out := agent.Output(); !strings.Contains(strings.ToLower(out), "sasl") {
+			return errors.New("no SASL error in the agent's log yet")
+		}
+		return nil
+	}))
+	assert.NotContains(t, agent.Output(), wrong)
+	recs, err := kafka.Records(ctx, kafkaTopic)
+	require.NoError(t, err)
+	assert.Empty(t, recs, "nothing reaches a broker the agent cannot authenticate to")
 }

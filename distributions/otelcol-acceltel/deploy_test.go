@@ -499,8 +499,12 @@ func TestSystemdUnit(t *testing.T) {
 	assert.Equal(t, "acceltel", unit["RuntimeDirectory"], "the NCCL socket directory, /run/acceltel")
 	assert.Equal(t, "otelcol-acceltel", unit["StateDirectory"], "the persistent queue, /var/lib/otelcol-acceltel")
 
-	envFile := strings.TrimPrefix(unit["EnvironmentFile"], "-")
-	assert.Equal(t, "/etc/otelcol-acceltel/otelcol-acceltel.env", envFile)
+	// Two EnvironmentFile lines: the shipped one, then the optional (-)
+	// root-only one with the Kafka password; the map keeps the last.
+	unitText, err := os.ReadFile("systemd/otelcol-acceltel.service")
+	require.NoError(t, err)
+	assert.Contains(t, string(unitText), "\nEnvironmentFile=/etc/otelcol-acceltel/otelcol-acceltel.env\n")
+	assert.Equal(t, "-/etc/otelcol-acceltel/kafka.secret", unit["EnvironmentFile"])
 	env := readEnvFile(t, "systemd/otelcol-acceltel.env")
 	assert.Equal(t, "/run/acceltel/nccl.sock", env["ACCELTEL_NCCL_SOCKET"])
 	assert.Equal(t, "/var/lib/otelcol-acceltel", env["ACCELTEL_STORAGE_DIR"])

@@ -243,6 +243,9 @@ func ContainerEnv(t testing.TB, o Objects, c corev1.Container) map[string]string
 	t.Helper()
 	env := map[string]string{"HOSTNAME": "pod-0"}
 	for _, ef := range c.EnvFrom {
+		if ef.SecretRef != nil {
+			t.Fatalf("%s: envFrom Secret %s: name each secret variable with secretKeyRef instead", c.Name, ef.SecretRef.Name)
+		}
 		require.NotNil(t, ef.ConfigMapRef, c.Name)
 		cm, ok := o.ConfigMaps[ef.ConfigMapRef.Name]
 		require.True(t, ok, "%s: envFrom ConfigMap %s is not in the build", c.Name, ef.ConfigMapRef.Name)
@@ -254,8 +257,11 @@ func ContainerEnv(t testing.TB, o Objects, c corev1.Container) map[string]string
 			v, ok := downwardAPI[e.ValueFrom.FieldRef.FieldPath]
 			require.True(t, ok, "%s: %s from %s", c.Name, e.Name, e.ValueFrom.FieldRef.FieldPath)
 			env[e.Name] = v
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			// A Secret's value is the operator's; any non-empty value stands in.
+			env[e.Name] = "secret-" + e.ValueFrom.SecretKeyRef.Name + "-" + e.ValueFrom.SecretKeyRef.Key
 		case e.ValueFrom != nil:
-			t.Fatalf("%s: %s: only fieldRef is expected", c.Name, e.Name)
+			t.Fatalf("%s: %s: only fieldRef and secretKeyRef are expected", c.Name, e.Name)
 		default:
 			env[e.Name] = envRef.ReplaceAllStringFunc(e.Value, func(m string) string {
 				v, ok := env[envRef.FindStringSubmatch(m)[1]]
