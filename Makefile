@@ -81,6 +81,9 @@ deps:
 	@command -v prometheus >/dev/null || { \
 		echo "installing prometheus (Debian package) for the end-to-end tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v chromium >/dev/null || { \
+		echo "installing chromium (Debian package) for the report and status page tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 	@command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20)' || { \
 		echo "the DuckDB tests need Node.js 20+ with npm (testbed/duckdb)"; exit 1; }
 

@@ -19,6 +19,8 @@ import (
 type Collector struct {
 	*Process
 	OTLPGRPC, OTLPHTTP, Prometheus, Telemetry, Health string
+	// Status is local.yaml's live status page (the acceltelstatus extension).
+	Status string
 	// PKI issued the certificate of the configs' TLS listeners (gateway.yaml,
 	// agent.yaml), and Token is the bearer token they require.
 	PKI   *PKI
@@ -84,6 +86,7 @@ func StartCollectorWith(t testing.TB, config string, opts CollectorOptions) *Col
 		Prometheus: FreePort(t),
 		Telemetry:  FreePort(t),
 		Health:     FreePort(t),
+		Status:     FreePort(t),
 	}
 	telemetryPort := c.Telemetry[len("127.0.0.1:"):]
 	c.PKI = NewPKI(t)
@@ -104,6 +107,7 @@ func StartCollectorWith(t testing.TB, config string, opts CollectorOptions) *Col
 		"ACCELTEL_HEALTH_ENDPOINT=" + c.Health,
 		"ACCELTEL_PPROF_ENDPOINT=" + FreePort(t),
 		"ACCELTEL_ZPAGES_ENDPOINT=" + FreePort(t),
+		"ACCELTEL_STATUS_ENDPOINT=" + c.Status,
 		"ACCELTEL_FORWARD_ENDPOINT=" + FreePort(t), // agent.yaml's internal hop
 		"ACCELTEL_NCCL_SOCKET=" + filepath.Join(t.TempDir(), "nccl.sock"),
 		"ACCELTEL_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),

@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newValidateCommand(), newComponentsCommand(), newPlanCommand(), newBenchCommand(), newAnomalyCommand())
+	root.AddCommand(newVersionCommand(), newValidateCommand(), newComponentsCommand(), newPlanCommand(), newBenchCommand(), newAnomalyCommand(), newReportCommand())
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -5,6 +5,8 @@ package distro
 import (
 	anomalyconnector "github.com/acceltel/acceltel/connectors/anomalyconnector"
 	s3exporter "github.com/acceltel/acceltel/exporters/s3exporter"
+	acceltelstatusextension "github.com/acceltel/acceltel/extensions/acceltelstatusextension"
+	acceltelstatusexporter "github.com/acceltel/acceltel/extensions/acceltelstatusextension/acceltelstatusexporter"
 	anomalyprocessor "github.com/acceltel/acceltel/processors/anomalyprocessor"
 	costprocessor "github.com/acceltel/acceltel/processors/costprocessor"
 	parallelismprocessor "github.com/acceltel/acceltel/processors/parallelismprocessor"
@@ -71,6 +73,7 @@ func Components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory(),
 		bearertokenauthextension.NewFactory(),
 		oidcauthextension.NewFactory(),
+		acceltelstatusextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -82,6 +85,7 @@ func Components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory().Type():          "go.opentelemetry.io/collector/extension/zpagesextension v0.165.0",
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.165.1",
 		oidcauthextension.NewFactory().Type():        "github.com/open-telemetry/opentelemetry-collector-contrib/extension/oidcauthextension v0.165.1",
+		acceltelstatusextension.NewFactory().Type():  "github.com/acceltel/acceltel v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
@@ -116,6 +120,7 @@ func Components() (otelcol.Factories, error) {
 		prometheusremotewriteexporter.NewFactory(),
 		kafkaexporter.NewFactory(),
 		s3exporter.NewFactory(),
+		acceltelstatusexporter.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -128,6 +133,7 @@ func Components() (otelcol.Factories, error) {
 		prometheusremotewriteexporter.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter v0.165.1",
 		kafkaexporter.NewFactory().Type():                 "github.com/open-telemetry/opentelemetry-collector-contrib/exporter/kafkaexporter v0.165.1",
 		s3exporter.NewFactory().Type():                    "github.com/acceltel/acceltel v0.0.0",
+		acceltelstatusexporter.NewFactory().Type():        "github.com/acceltel/acceltel v0.0.0",
 	})
 
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
