@@ -225,8 +225,8 @@ func TestOverloadGateway(t *testing.T) {
 		var missing []int64
 		for _, r := range acked {
 			for seq := r.first; seq < r.first+r.n; seq++ {
-				switch n := reader.counts[seq]; {
-				case n == 0:
+				switch n := reader.counts[seq]; n {
+				case 0:
 					lost++
 					if len(missing) < 10 {
 						missing = append(missing, seq)

@@ -150,8 +150,8 @@ func writeReport(path string, d *report.Dataset, title string) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+			_ = tmp.Close()           // already failing
+			_ = os.Remove(tmp.Name()) // no half-written report is left behind
 		}
 	}()
 	w := bufio.NewWriterSize(tmp, 1<<20)

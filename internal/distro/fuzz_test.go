@@ -1,7 +1,6 @@
 package distro
 
 import (
-	"fmt"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -176,7 +175,7 @@ func FuzzComponentConfig(f *testing.F) {
 			// gives the same verdict.
 			u2, v2 := unmarshalAndValidate(nf.factory, doc)
 			if u2 != nil || (v2 == nil) != (r.v == nil) {
-				t.Fatal(fmt.Sprintf("%s: second run disagrees: unmarshal %v, validate %v then %v", nf.name, u2, r.v, v2))
+				t.Fatalf("%s: second run disagrees: unmarshal %v, validate %v then %v", nf.name, u2, r.v, v2)
 			}
 		}
 	})

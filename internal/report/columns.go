@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -51,11 +52,11 @@ func eachValue(f *parquet.File, fn func(v parquet.Value), path ...string) error 
 		pages := rg.ColumnChunks()[col.ColumnIndex].Pages()
 		for {
 			p, err := pages.ReadPage()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				pages.Close()
+				_ = pages.Close() // already failing
 				return err
 			}
 			vr := p.Values()
@@ -64,12 +65,12 @@ func eachValue(f *parquet.File, fn func(v parquet.Value), path ...string) error 
 				for i := 0; i < n; i++ {
 					fn(buf[i])
 				}
-				if err == io.EOF {
+				if errors.Is(err, io.EOF) {
 					break
 				}
 				if err != nil {
 					parquet.Release(p)
-					pages.Close()
+					_ = pages.Close() // already failing
 					return err
 				}
 				if n == 0 {
@@ -78,7 +79,9 @@ func eachValue(f *parquet.File, fn func(v parquet.Value), path ...string) error 
 			}
 			parquet.Release(p)
 		}
-		pages.Close()
+		if err := pages.Close(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -192,7 +192,7 @@ func readFile(ra io.ReaderAt, size int64, b *Builder) (n int64, err error) {
 	var wide *parquet.GenericReader[row]
 	defer func() {
 		if wide != nil {
-			wide.Close()
+			_ = wide.Close() // read-only: nothing to lose
 		}
 	}()
 	l := Labels{}
@@ -229,7 +229,7 @@ func readRange[T any](rd *parquet.GenericReader[T], r rowRange, add func(*T)) (i
 		}
 		pos += int64(k)
 		n += int64(k)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -81,7 +81,7 @@ func QueryPrometheus(ctx context.Context, base string, b *Builder, from, to time
 	if err != nil {
 		return fmt.Errorf("querying Prometheus at %s: %w", base, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to the end or abandoned on error
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<30))
 	if err != nil {
 		return fmt.Errorf("reading Prometheus's answer: %w", err)
@@ -99,10 +99,10 @@ func QueryPrometheus(ctx context.Context, base string, b *Builder, from, to time
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return fmt.Errorf("Prometheus at %s answered %s, not its JSON API: %.200s", base, resp.Status, body)
+		return fmt.Errorf("the Prometheus at %s answered %s, not its JSON API: %.200s", base, resp.Status, body)
 	}
 	if r.Status != "success" {
-		return fmt.Errorf("Prometheus at %s: %s: %s", base, r.ErrorType, r.Error)
+		return fmt.Errorf("the Prometheus at %s: %s: %s", base, r.ErrorType, r.Error)
 	}
 	l := Labels{}
 	for _, s := range r.Data.Result {

@@ -152,7 +152,7 @@ func (s *S3Source) Open(ctx context.Context, o Object) (io.ReaderAt, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer out.Body.Close()
+	defer func() { _ = out.Body.Close() }() // read-only
 	data, err := io.ReadAll(out.Body)
 	if err != nil {
 		return nil, err

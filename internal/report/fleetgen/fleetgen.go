@@ -83,9 +83,8 @@ func (f Fleet) Step(i int) pmetric.Metrics {
 }
 
 type scope struct {
-	ms         pmetric.MetricSlice
-	ts, start  pcommon.Timestamp
-	attrsFirst bool
+	ms        pmetric.MetricSlice
+	ts, start pcommon.Timestamp
 }
 
 func newScope(md pmetric.Metrics, attrs map[string]any, ts, start pcommon.Timestamp) scope {
