@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +283,87 @@ func TestKafkaRequiresTLSAndSASL(t *testing.T) {
 	recs, err := kafka.Records(ctx, kafkaTopic)
 	require.NoError(t, err)
 	assert.Empty(t, recs, "nothing reaches a broker the agent cannot authenticate to")
+}
+
+// TestSidecarSendsToAgentOverTLS: sidecar.yaml reaches the node agent only
+// over TLS with the agent's token, checking the agent's certificate by name;
+// with a wrong token nothing gets through.
+func TestSidecarSendsToAgentOverTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kafka := StartKafka(t, "", kafkaTopic, kafkaPartitions)
+	agent := startAgent(t, "node-sidecar", kafka.Addr, t.TempDir())
+	startSidecar := func(tokenFile string) *Collector {
+		return StartCollectorWith(t, configPath(t, "sidecar.yaml"), CollectorOptions{
+			Name: "sidecar",
+			Env: []string{
+				"ACCELTEL_AGENT_ENDPOINT=" + agent.OTLPGRPC,
+				"ACCELTEL_AGENT_CA_FILE=" + agent.PKI.CAFile,
+				"ACCELTEL_AGENT_TLS_SERVER_NAME=localhost",
+				"ACCELTEL_AUTH_TOKEN_FILE=" + tokenFile,
+				"ACCELTEL_BATCH_TIMEOUT=100ms",
+			},
+		})
+	}
+	send := func(c *Collector) {
+		conn, err := grpc.NewClient(c.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = pmetricotlp.NewGRPCClient(conn).Export(ctx, pmetricotlp.NewExportRequestFromMetrics(tlsMetrics()))
+		require.NoError(t, err, "the job's own loopback OTLP into the sidecar")
+	}
+	inKafka := func() (int, error) {
+		recs, err := kafka.Records(ctx, kafkaTopic)
+		if err != nil {
+			return 0, err
+		}
+		dec, err := decodeRecords(recs)
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, d := range dec {
+			rms := d.md.ResourceMetrics()
+			for i := 0; i < rms.Len(); i++ {
+				sms := rms.At(i).ScopeMetrics()
+				for j := 0; j < sms.Len(); j++ {
+					ms := sms.At(j).Metrics()
+					for k := 0; k < ms.Len(); k++ {
+						if ms.At(k).Name() == "acceltel.e2e.tls" {
+							n++
+						}
+					}
+				}
+			}
+		}
+		return n, nil
+	}
+
+	wrongToken := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(wrongToken, []byte("not-the-agent-token"), 0o600))
+	bad := startSidecar(wrongToken)
+	send(bad)
+	require.NoError(t, Eventually(ctx, 200*time.Millisecond, func() error {
+		if !strings.Contains(bad.Output(), "Unauthenticated") {
+			return errors.New("the sidecar has not been refused yet")
+		}
+		return nil
+	}))
+	require.NoError(t, bad.Stop(10*time.Second))
+
+	good := startSidecar(filepath.Join(agent.PKI.Dir, "token"))
+	send(good)
+	require.NoError(t, Eventually(ctx, 200*time.Millisecond, func() error {
+		n, err := inKafka()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("the sidecar's point is not on Kafka yet")
+		}
+		return nil
+	}))
+	n, err := inKafka()
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "only the point sent with the agent's token arrives")
 }
