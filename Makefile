@@ -24,7 +24,7 @@ export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
 # Everything the binaries are built from; make rebuilds only when one changes.
 GO_SOURCES := go.mod go.sum builder-config.yaml $(shell find . -name '*.go' -not -path './_build/*' -not -path './internal/tools/*' -not -path './testbed/duckdb/node_modules/*' 2>/dev/null)
 
-.PHONY: all build run test unit e2e fuzz generate generate-check lint bench deps clean help
+.PHONY: all build run test unit e2e fuzz fleet generate generate-check lint bench deps clean help
 
 all: build
 
@@ -63,6 +63,10 @@ run: bin/$(DIST)
 test: deps build bin/versitygw
 	$(GO) test $(GO_TEST_FLAGS) ./...
 	scripts/fuzz.sh -s -t $(FUZZ_SMOKE)
+
+## fleet: the fleet simulator's measurement (~9 min; needs prometheus); rewrites the results in testbed/README.md
+fleet: build
+	$(GO) test $(GO_TEST_FLAGS) -count=1 -timeout 25m -run '^TestFleet$$' -v ./testbed/fleet/ -fleet
 
 ## fuzz: every native fuzz target for FUZZTIME (default 60s) each; stops at the first failure
 fuzz:

@@ -3,6 +3,7 @@
 package metricseries // import "github.com/acceltel/acceltel/internal/metricseries"
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -69,7 +70,45 @@ func Key(b *strings.Builder, name string, res, attrs pcommon.Map) string {
 	return b.String()
 }
 
-// Lookup finds an attribute on the point first, then on the resource.
+// ResourceKey is the part of Key that comes from the resource: the same
+// for every point of it, so a caller keying many points of one resource
+// computes it once (see AppendKey).
+func ResourceKey(res pcommon.Map) string {
+	return string(appendSorted(nil, res))
+}
+
+// AppendKey appends the bytes of Key(name, res, attrs) to dst, given
+// resKey = ResourceKey(res), without sorting and writing the resource's
+// attributes again for each point. A map lookup with string(key) does not
+// allocate, so only a new series costs an allocation for its key.
+func AppendKey(dst []byte, name, resKey string, attrs pcommon.Map) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, 0)
+	dst = append(dst, resKey...)
+	dst = append(dst, 0)
+	return appendSorted(dst, attrs)
+}
+
+// appendSorted writes m's attributes in key order as Key does: key '='
+// value, each followed by byte 1.
+func appendSorted(dst []byte, m pcommon.Map) []byte {
+	var arr [16]string
+	keys := arr[:0]
+	for k := range m.All() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v, _ := m.Get(k)
+		dst = append(dst, k...)
+		dst = append(dst, '=')
+		dst = append(dst, v.AsString()...)
+		dst = append(dst, 1)
+	}
+	return dst
+}
+
+// Lookup finds an attribute// Lookup finds an attribute on the point first, then on the resource.
 func Lookup(key string, res, attrs pcommon.Map) (pcommon.Value, bool) {
 	if v, ok := attrs.Get(key); ok {
 		return v, true

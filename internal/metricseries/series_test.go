@@ -1,6 +1,7 @@
 package metricseries
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -21,6 +22,23 @@ func TestKeyIgnoresAttributeOrder(t *testing.T) {
 	// The same attribute on the resource or on the point are different series.
 	assert.NotEqual(t, Key(&b, "m", a, empty), Key(&b, "m", empty, a))
 	assert.NotEqual(t, Key(&b, "m", a, empty), Key(&b, "n", a, empty))
+}
+
+// AppendKey with ResourceKey writes exactly what Key returns.
+func TestAppendKeyIsKey(t *testing.T) {
+	var b strings.Builder
+	res, pt := pcommon.NewMap(), pcommon.NewMap()
+	empty := pcommon.NewMap()
+	for i := range 20 { // past appendSorted's 16 keys on the stack
+		res.PutStr(fmt.Sprintf("r%02d", 19-i), "v")
+	}
+	res.PutInt("nvidia.gpu.index", 3)
+	pt.PutStr("hw.gpu.task", "general")
+	pt.PutDouble("x", 1.5)
+	for _, c := range []struct{ res, pt pcommon.Map }{{res, pt}, {res, empty}, {empty, pt}, {empty, empty}} {
+		assert.Equal(t, Key(&b, "hw.gpu.utilization", c.res, c.pt),
+			string(AppendKey([]byte("junk")[:0], "hw.gpu.utilization", ResourceKey(c.res), c.pt)))
+	}
 }
 
 func TestLookupPointFirst(t *testing.T) {

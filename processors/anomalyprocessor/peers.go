@@ -32,6 +32,9 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 			}
 			g.seen, g.ts = now, max(g.ts, pt.Timestamp)
 			g.g.Observe(mk, pt.Value)
+			if len(g.attrs) == 0 {
+				ps.touched = append(ps.touched, g)
+			}
 			if _, ok := g.attrs[mk]; !ok {
 				a := pcommon.NewMap()
 				for _, k := range append(ps.cfg.GroupBy, ps.cfg.Member...) {
@@ -58,10 +61,7 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 		}
 	}
 	for _, ps := range p.peers {
-		for _, g := range ps.groups {
-			if len(g.attrs) == 0 {
-				continue
-			}
+		for _, g := range ps.touched {
 			verdicts := g.g.Close()
 			if p.cfg.Metrics.AcceltelAnomalyStraggler.Enabled {
 				for _, v := range verdicts {
@@ -75,6 +75,8 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 			}
 			clear(g.attrs)
 		}
+		clear(ps.touched)
+		ps.touched = ps.touched[:0]
 	}
 	if p.cfg.Metrics.AcceltelAnomalySeriesDropped.Enabled && p.dropped > 0 {
 		ensure()

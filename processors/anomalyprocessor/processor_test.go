@@ -183,6 +183,49 @@ func TestStragglerInGroupOfEight(t *testing.T) {
 	assert.Equal(t, "NVIDIA H100 80GB HBM3", model.Str())
 }
 
+// TestPeerGroupsPerNodeRecord: a gateway gets one node per call (a Kafka
+// record) and holds the peer groups of every node. Each call closes the
+// interval of its own node's groups only: it carries straggler points for
+// that node's GPUs and no other, and a slow GPU is flagged after k of its
+// node's intervals, whatever the other nodes' calls in between.
+func TestPeerGroupsPerNodeRecord(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.PeerGroups = []PeerGroupConfig{{Metric: "nvidia.gpu.clock.sm", GroupBy: []string{"host.name", "hw.model"}, Member: []string{"hw.id"},
+		Direction: "low", Threshold: 3.5, MinRelative: 0.05, K: 3, N: 5, MinMembers: 4}}
+	proc := findProc(t, cfg)
+	rng := rand.New(rand.NewPCG(4, 4))
+	node := func(host string, it int) pmetric.Metrics {
+		vals := make([]float64, 16)
+		for i := range vals {
+			vals[i] = 1.98e9 * (1 + 0.005*rng.NormFloat64())
+		}
+		vals[13] = 1.41e9 // GPU-13, on node-1
+		md := gpuBatch("nvidia.gpu.clock.sm", t0.Add(time.Duration(it)*10*time.Second), vals)
+		md.ResourceMetrics().RemoveIf(func(rm pmetric.ResourceMetrics) bool {
+			h, _ := rm.Resource().Attributes().Get("host.name")
+			return h.Str() != host
+		})
+		return md
+	}
+	for it := range 4 {
+		for _, host := range []string{"node-0", "node-1"} {
+			got, err := proc.processMetrics(context.Background(), node(host, it))
+			require.NoError(t, err)
+			for _, ps := range proc.peers {
+				assert.Empty(t, ps.touched, "the groups of a call are forgotten once closed")
+			}
+			verdicts := find(got, metricStraggler, attrDetector, "peer")
+			require.Len(t, verdicts, 8, "%s, interval %d: one verdict per GPU of the node", host, it)
+			for _, v := range verdicts {
+				h, _ := v.Attributes().Get("host.name")
+				assert.Equal(t, host, h.Str())
+				id, _ := v.Attributes().Get("hw.id")
+				assert.Equal(t, id.Str() == "GPU-13" && it >= 2, v.IntValue() == 1, "%s %s, interval %d", host, id.Str(), it)
+			}
+		}
+	}
+}
+
 func TestSeriesLimitAndTTL(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Include = []string{"hw.gpu.utilization"}
@@ -210,6 +253,35 @@ func TestSeriesLimitAndTTL(t *testing.T) {
 	_, err = proc.processMetrics(context.Background(), pmetric.NewMetrics())
 	require.NoError(t, err)
 	assert.Empty(t, proc.series)
+}
+
+// TestExpireSweepsEveryEighthOfTTL: the sweep that forgets unseen series
+// runs at most once per state_ttl/8 (a gateway calls the processor once per
+// node record, and each sweep walks every series), so a series is released
+// between state_ttl and 1.125 × state_ttl after its last point.
+func TestExpireSweepsEveryEighthOfTTL(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Include = []string{"hw.gpu.utilization", "hw.power"}
+	cfg.StateTTL = 8 * time.Minute
+	proc := findProc(t, cfg)
+	consume := func(at time.Time, md pmetric.Metrics) {
+		t.Helper()
+		proc.now = func() time.Time { return at }
+		_, err := proc.processMetrics(context.Background(), md)
+		require.NoError(t, err)
+	}
+	consume(t0, gpuBatch("hw.power", t0, []float64{300}))                                             // A, swept at t0
+	consume(t0.Add(7*time.Minute+30*time.Second), gpuBatch("hw.gpu.utilization", t0, []float64{0.9})) // B, swept
+	require.Len(t, proc.series, 2)
+	// A is past its TTL, but the last sweep was 40 s ago (< 1 min): kept.
+	consume(t0.Add(8*time.Minute+10*time.Second), pmetric.NewMetrics())
+	assert.Len(t, proc.series, 2)
+	// 61 s after the last sweep: A goes, B (seen 1 min ago) stays.
+	consume(t0.Add(8*time.Minute+31*time.Second), pmetric.NewMetrics())
+	require.Len(t, proc.series, 1)
+	for k := range proc.series {
+		assert.Contains(t, k, "hw.gpu.utilization")
+	}
 }
 
 func findProc(t *testing.T, cfg *Config) *anomalyProcessor {
