@@ -88,7 +88,7 @@ deps:
 	@command -v chromium >/dev/null || { \
 		echo "installing chromium (Debian package) for the report and status page tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
-	@command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] < 20)' || { \
+	@command -v node >/dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)' || { \
 		echo "the DuckDB tests need Node.js 20+ with npm (testbed/duckdb)"; exit 1; }
 
 ## generate: rebuild every generated file (OCB component list, mdatagen)
