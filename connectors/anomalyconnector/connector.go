@@ -76,6 +76,10 @@ type anomalyConnector struct {
 	cfg    *Config
 	engine anomaly.Config
 	next   consumer.Logs
+	// swept is when expire last walked every series: a gateway calls once
+	// per Kafka record, and a walk per call grew with the square of the
+	// fleet (the processor had the same fix).
+	swept  time.Time
 	logger *zap.Logger
 	now    func() time.Time
 
@@ -373,6 +377,10 @@ func (c *anomalyConnector) closePeers(ld plog.Logs, obs pcommon.Timestamp) {
 }
 
 func (c *anomalyConnector) expire(now time.Time) {
+	if since := now.Sub(c.swept); !c.swept.IsZero() && since >= 0 && since < c.cfg.StateTTL/8 {
+		return
+	}
+	c.swept = now
 	for k, s := range c.series {
 		if now.Sub(s.seen) > c.cfg.StateTTL {
 			delete(c.series, k)

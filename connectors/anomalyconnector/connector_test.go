@@ -243,3 +243,21 @@ func TestCumulativeRateAndCap(t *testing.T) {
 	assert.Equal(t, 1, len(c.series))
 	assert.Equal(t, int64(400), c.dropped)
 }
+
+// expire walks every series at most once per eighth of state_ttl: a gateway
+// calls once per Kafka record, and a walk per call grows with the square of
+// the fleet. A series is forgotten between 1 and 1.125 state_ttl unseen.
+func TestExpireSweepsEveryEighthOfTTL(t *testing.T) {
+	c, _ := newTestConnector(t, func(cfg *Config) {
+		cfg.Include = []string{"hw.gpu.utilization"}
+		cfg.StateTTL = 8 * time.Minute
+	})
+	c.series = map[string]*series{"a": {seen: t0}, "b": {seen: t0.Add(7*time.Minute + 30*time.Second)}}
+	c.expire(t0.Add(7*time.Minute + 30*time.Second)) // swept: both within the TTL
+	require.Len(t, c.series, 2)
+	c.expire(t0.Add(8*time.Minute + 10*time.Second)) // a is past its TTL, but the last sweep was 40 s ago
+	assert.Len(t, c.series, 2)
+	c.expire(t0.Add(8*time.Minute + 31*time.Second)) // 61 s after the last sweep: a goes, b stays
+	assert.Len(t, c.series, 1)
+	assert.Contains(t, c.series, "b")
+}
