@@ -32,16 +32,6 @@ import (
 // out-of-order one) and can be found by its number in S3.
 const crashMetric = "acceltel.e2e.crash.seq"
 
-// killHard sends SIGKILL (kill -9) to p and waits until it is gone. Start's
-// cleanup reports a process that exited with an error; this death is the
-// test's own doing, so its status is cleared once it has been reaped.
-func killHard(t *testing.T, p *Process) {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Kill())
-	<-p.done
-	p.err = nil
-}
-
 // crashSender pushes uniquely numbered points into an agent over OTLP/gRPC
 // (TLS + bearer token), as an OTLP SDK would: a request that is not
 // acknowledged (the agent died, refused or timed out) is retried, unchanged,
@@ -342,7 +332,7 @@ func TestCrashSafety(t *testing.T) {
 		// but at least a third of the kills hit the gateway.
 		hitGateway := rng.IntN(3) == 0 || gatewayKills < (k+1)/3
 		if hitGateway {
-			killHard(t, gateway.Process)
+			require.NoError(t, gateway.Kill())
 			gatewayKills++
 			gateway = startGatewayC()
 			require.NoError(t, Eventually(ctx, 100*time.Millisecond, func() error {
@@ -356,7 +346,7 @@ func TestCrashSafety(t *testing.T) {
 				return nil
 			}), "gateway after kill %d", k+1)
 		} else {
-			killHard(t, agent.Process)
+			require.NoError(t, agent.Kill())
 			agentKills++
 			before := sender.acked.Load()
 			agent = startAgentC()

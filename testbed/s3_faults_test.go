@@ -750,7 +750,7 @@ func TestS3CrashKeepsQueue(t *testing.T) {
 	}))
 	// The crash comes right after the last answer to the client.
 	sender.pause(true)
-	first.Kill()
+	require.NoError(t, first.Kill())
 	sender.pause(false)
 
 	atCrash, _ := sender.counts("metrics")

@@ -270,8 +270,11 @@ func (p *Prometheus) Query(ctx context.Context, promql string) ([]Sample, error)
 // Kill ends the process with SIGKILL, as a crash would, and waits until it
 // is gone. The exit is the test's doing, so it is not reported as an error
 // when the test ends.
-func (p *Process) Kill() {
-	_ = p.cmd.Process.Kill()
+func (p *Process) Kill() error {
+	if err := p.cmd.Process.Kill(); err != nil {
+		return err
+	}
 	<-p.done
 	p.err = nil
+	return nil
 }
