@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,9 +43,19 @@ func TestReportFromPrometheus(t *testing.T) {
 		require.NoError(t, err, "step %d", i)
 		time.Sleep(time.Second)
 	}
+	// Prometheus scrapes once a second: wait until it holds the last steps
+	// too, where the planted XID error is (the last 20% of the steps).
 	require.NoError(t, Eventually(ctx, time.Second, func() error {
-		_, err := prom.Query(ctx, `hw_gpu_utilization_ratio`)
-		return err
+		for _, q := range []string{`hw_gpu_utilization_ratio`, `nvidia_gpu_xid_errors_total > 0`} {
+			got, err := prom.Query(ctx, q)
+			if err != nil {
+				return err
+			}
+			if len(got) == 0 {
+				return fmt.Errorf("prometheus has no %s yet", q)
+			}
+		}
+		return nil
 	}))
 
 	out := filepath.Join(t.TempDir(), "report.html")
