@@ -83,6 +83,13 @@ if $list; then
 	exit 0
 fi
 
+# deadline_race LOG: the run failed only with the coordinator's bare
+# "context deadline exceeded", without a failing input.
+deadline_race() {
+	! grep -q -e 'Failing input written' -e 'panic:' -e '_test.go:[0-9]*:' "$1" &&
+		[ "$(grep -A1 -e '^--- FAIL' "$1" | grep -v -e '^--- FAIL' -e '^--$' | sed 's/^ *//' | sort -u)" = "context deadline exceeded" ]
+}
+
 total_start=$(date +%s)
 n=0
 printf '%-34s %-22s %20s %8s\n' package target execs seconds
@@ -105,6 +112,13 @@ for t in "${TARGETS[@]}"; do
 		execs="0 (baseline $(grep -o 'baseline coverage: [0-9]*/[0-9]*' "$log" | tail -1 | awk '{print $3}' || true))"
 	fi
 	printf '%-34s %-22s %20s %8s\n' "${pkg#./}" "$name" "$execs" "$secs"
+	if [ $rc -ne 0 ] && deadline_race "$log"; then
+		# golang/go#75804 (fixed in Go 1.27): when -fuzztime runs out, the
+		# coordinator can report its own deadline as a failure. No input
+		# failed and none was written, so the target passed.
+		echo "    ($name: fuzzing coordinator's deadline race, golang/go#75804; no input failed)"
+		rc=0
+	fi
 	if [ $rc -ne 0 ]; then
 		echo "--- $name failed (exit $rc):" >&2
 		grep -v -e 'cgo-gcc-prolog' -e 'Wdeprecated-declarations' -e 'note: declared here' -e '^ *[0-9]* | ' -e '^ *| ' -e '^In file included' "$log" >&2 || true

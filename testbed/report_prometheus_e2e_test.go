@@ -23,7 +23,7 @@ import (
 // TestReportFromPrometheus is `acceltel report --prometheus`: local.yaml
 // exposes a simulated 16-GPU fleet on its Prometheus exporter, a real
 // Prometheus scrapes it, and the report built from Prometheus' query API
-// shows the fleet and its events, and summarises what needs attention. (The NCCL and latency
+// shows the fleet and its events (the planted XID error), and summarises what needs attention. (The NCCL and latency
 // distributions need the Parquet input; the page says so.)
 func TestReportFromPrometheus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -78,12 +78,10 @@ func TestReportFromPrometheus(t *testing.T) {
 	}
 	// (The planted anomaly lasts one step, a second: too short to rely on
 	// a 1 s scrape catching it; the Parquet tests check that section.)
-	// The events section (XID/ECC counters, throttling) is not asserted:
-	// built from Prometheus it misses the planted XID rise in about one run
-	// of three, a defect of the report's Prometheus input left open on #13.
-	for _, id := range []string{"fleet"} {
+	for _, id := range []string{"fleet", "events"} {
 		assert.NotContains(t, section(id), `<p class="empty">`, "section %s has data from Prometheus", id)
 	}
+	assert.Contains(t, section("events"), fmt.Sprintf("XID %d", fleetgen.XIDCode), "the planted XID error, from the counter's rise")
 	assert.Contains(t, section("fleet"), fleetgen.Host(0))
 	assert.Contains(t, section("fleet"), fleetgen.Host(1))
 	assert.NotContains(t, page, "Nothing needs attention", "the planted problems are summarised")

@@ -94,6 +94,11 @@ type series struct {
 	// Cumulative sums: first and last reading per bucket, by time.
 	firstT, lastT []int64
 	firstV, lastV []float64
+	// The latest reading within one step before the report's range: the
+	// base of the first bucket's increase.
+	baseT   int64
+	baseV   float64
+	hasBase bool
 
 	hist *histSeries
 
@@ -303,8 +308,20 @@ func (b *Builder) noteTime(s *series, ts int64) {
 }
 
 // AddNumber adds one gauge or sum point at ts (unix ns).
+//
+// A cumulative reading up to one step before the range is kept as the base
+// of the first bucket's increase, so a counter that rises in the first
+// bucket is seen to.
 func (b *Builder) AddNumber(metric, unit string, kind Kind, l Labels, ts int64, v float64) {
-	if !b.InRange(ts) || math.IsNaN(v) || math.IsInf(v, 0) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	if !b.InRange(ts) {
+		if kind == KindCumulative && !b.live && ts < b.from && ts >= b.from-b.step {
+			if s := b.get(metric, unit, kind, l); s != nil && s.kind == kind && (!s.hasBase || ts >= s.baseT) {
+				s.baseT, s.baseV, s.hasBase = ts, v, true
+			}
+		}
 		return
 	}
 	s := b.get(metric, unit, kind, l)
@@ -483,7 +500,7 @@ func (b *Builder) fill(s *series, sd *SeriesData, first int64) bool {
 	default:
 		sd.Inc = nanSlice(b.n)
 	}
-	havePrev, prev := false, 0.0
+	havePrev, prev := s.hasBase && !b.live, s.baseV
 	for c := 0; c < b.n; c++ {
 		bi := first + int64(c)
 		i := int(((bi % int64(b.n)) + int64(b.n)) % int64(b.n))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -67,10 +68,17 @@ func QueryPrometheus(ctx context.Context, base string, b *Builder, from, to time
 	for n := range names {
 		alts = append(alts, regexp.QuoteMeta(n))
 	}
+	// Prometheus evaluates at start, start+step, …, to the latest sample at
+	// or before each time: the value at t closes the bucket that ends at
+	// t. So the evaluations run from the range's start (whose value is
+	// the base of the first bucket, before the range) to its end, on
+	// whole milliseconds (the API's resolution) at or before the bucket
+	// edges, and each value goes into the bucket it closes.
+	start, end := from.Truncate(time.Millisecond), to.Truncate(time.Millisecond)
 	q := url.Values{}
 	q.Set("query", `{__name__=~"`+strings.Join(alts, "|")+`"}`)
-	q.Set("start", strconv.FormatFloat(float64(from.UnixNano())/1e9, 'f', 3, 64))
-	q.Set("end", strconv.FormatFloat(float64(to.UnixNano())/1e9, 'f', 3, 64))
+	q.Set("start", strconv.FormatFloat(float64(start.UnixMilli())/1e3, 'f', 3, 64))
+	q.Set("end", strconv.FormatFloat(float64(end.UnixMilli())/1e3, 'f', 3, 64))
 	q.Set("step", strconv.FormatFloat(b.Step().Seconds(), 'f', -1, 64))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(q.Encode()))
 	if err != nil {
@@ -134,7 +142,7 @@ func QueryPrometheus(ctx context.Context, base string, b *Builder, from, to time
 			if err != nil {
 				continue
 			}
-			b.AddNumber(pn.metric, pn.unit, kind, l, int64(ts*1e9), v)
+			b.AddNumber(pn.metric, pn.unit, kind, l, int64(math.Round(ts*1e3))*1e6-1, v)
 		}
 	}
 	return nil
