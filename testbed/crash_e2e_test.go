@@ -236,7 +236,7 @@ func TestCrashSafety(t *testing.T) {
 
 	kafka := StartKafka(t, "", kafkaTopic, kafkaPartitions)
 	prom := StartPrometheusWith(t, PrometheusOptions{RemoteWriteReceiver: true, NativeHistograms: true})
-	srv := s3test.Start(t)
+	srv := s3test.StartTLS(t) // the gateway's S3 is over TLS, as in production
 	const bucket = "crash"
 	srv.CreateBucket(t, bucket)
 	s3cfg := S3Exporter(srv, bucket)
@@ -279,6 +279,7 @@ func TestCrashSafety(t *testing.T) {
 		"ACCELTEL_KAFKA_GROUP_INSTANCE_ID=gateway-0",
 		"ACCELTEL_STORAGE_DIR=" + t.TempDir(),
 		"ACCELTEL_S3_FLUSH_TIMEOUT=1s",
+		"ACCELTEL_S3_CA_FILE=" + srv.CAFile,
 	}
 	startAgentC := func() *Collector {
 		return StartCollectorWith(t, configPath(t, "agent.yaml"), CollectorOptions{Name: "agent", Env: agentEnv})

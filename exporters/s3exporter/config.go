@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 )
 
@@ -58,6 +60,12 @@ type S3Config struct {
 	// bucket.endpoint, which most S3-compatible stores need.
 	ForcePathStyle bool `mapstructure:"s3_force_path_style"`
 
+	// TLS of https endpoints: the CA that signed the store's certificate
+	// (ca_file; the system's roots by default), a client certificate for
+	// stores that require one, minimum version. The endpoint's scheme
+	// decides whether TLS is used, so insecure is not accepted.
+	TLS configtls.ClientConfig `mapstructure:"tls"`
+
 	// Static credentials; when empty the standard AWS chain applies
 	// (environment, shared files, web identity, ECS/EC2 roles).
 	AccessKeyID     configopaque.String `mapstructure:"access_key_id"`
@@ -101,6 +109,7 @@ func (cfg *Config) Validate() error {
 			{"access_key_id", cfg.AccessKeyID != ""}, {"secret_access_key", cfg.SecretAccessKey != ""},
 			{"session_token", cfg.SessionToken != ""}, {"storage_class", cfg.StorageClass != ""},
 			{"server_side_encryption", cfg.ServerSideEncryption != ""}, {"sse_kms_key_id", cfg.SSEKMSKeyID != ""},
+			{"tls", cfg.tlsSet()},
 		} {
 			if f.set {
 				add("%s applies to S3 only, not to local_folder", f.name)
@@ -142,6 +151,15 @@ func (c *S3Config) validate() []error {
 			add("endpoint %q must be an http:// or https:// URL with a host", c.Endpoint)
 		}
 	}
+	if c.TLS.Insecure {
+		add("tls.insecure does not apply: an http:// endpoint is plaintext, an https:// one is TLS")
+	}
+	if c.tlsSet() && strings.HasPrefix(c.Endpoint, "http://") {
+		add("tls is set but endpoint %q is plaintext http://; use https://", c.Endpoint)
+	}
+	if err := c.TLS.Validate(); err != nil {
+		add("tls: %w", err)
+	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		add("access_key_id and secret_access_key must be set together")
 	}
@@ -162,6 +180,11 @@ func (c *S3Config) validate() []error {
 		add("multipart_part_size must be at least %d bytes (the S3 minimum), got %d", manager.MinUploadPartSize, c.MultipartPartSize)
 	}
 	return errs
+}
+
+// tlsSet reports whether any tls setting differs from the default.
+func (c *S3Config) tlsSet() bool {
+	return !reflect.DeepEqual(c.TLS, configtls.NewDefaultClientConfig())
 }
 
 func validatePrefix(prefix string) error {

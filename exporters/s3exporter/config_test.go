@@ -31,6 +31,8 @@ func TestLoadFullConfig(t *testing.T) {
 	assert.Equal(t, "gpu-telemetry", cfg.Bucket)
 	assert.Equal(t, "eu-west-1", cfg.Region)
 	assert.True(t, cfg.ForcePathStyle)
+	assert.Equal(t, "/etc/acceltel/s3/ca.pem", cfg.TLS.CAFile)
+	assert.Equal(t, "1.3", cfg.TLS.MinVersion)
 	assert.Equal(t, "wJalrXUtnFEMIEXAMPLEKEY", string(cfg.SecretAccessKey))
 	assert.Equal(t, "STANDARD_IA", cfg.StorageClass)
 	assert.Equal(t, "aws:kms", cfg.ServerSideEncryption)
@@ -88,6 +90,10 @@ func TestInvalidConfigs(t *testing.T) {
 		"small_parts":             {"multipart_part_size must be at least 5242880 bytes"},
 		"no_concurrency":          {"upload_concurrency must be at least 1"},
 		"batch_bigger_than_queue": {"`min_size` must be less than or equal to `queue_size`"},
+		"local_with_tls":          {"tls applies to S3 only"},
+		"tls_insecure":            {"tls.insecure does not apply"},
+		"tls_on_http":             {`tls is set but endpoint "http://minio:9000" is plaintext`},
+		"tls_bad_version":         {"tls:", "0.9"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadConfig(t, name)

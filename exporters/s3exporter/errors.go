@@ -2,6 +2,8 @@ package s3exporter // import "github.com/acceltel/acceltel/exporters/s3exporter"
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"net"
@@ -21,6 +23,7 @@ const (
 	reasonNoSuchBucket       = "no_such_bucket"
 	reasonInvalidCredentials = "invalid_credentials"
 	reasonUnreachable        = "unreachable"
+	reasonTLS                = "tls"
 	reasonEncode             = "encode"
 	reasonIO                 = "io"
 	reasonOther              = "other"
@@ -32,7 +35,8 @@ var hints = map[string]string{
 	reasonAccessDenied:       "the credentials may not put objects there (s3:PutObject, and kms:GenerateDataKey with SSE-KMS), or the folder is not writable",
 	reasonNoSuchBucket:       "the bucket does not exist (or is in another region or account)",
 	reasonInvalidCredentials: "the access key is unknown, the secret or token wrong or expired, or no credentials were found",
-	reasonUnreachable:        "the endpoint does not answer (address, port, DNS, proxy, TLS)",
+	reasonUnreachable:        "the endpoint does not answer (address, port, DNS, proxy)",
+	reasonTLS:                "the endpoint's certificate is not trusted (tls.ca_file names its CA), has expired, or does not name the endpoint's host",
 	reasonIO:                 "writing to the local folder failed (disk full, read-only, quota)",
 	reasonOther:              "the write failed (see the error)",
 }
@@ -64,6 +68,13 @@ func classify(err error) string {
 	var signErr *v4.SigningError
 	if errors.As(err, &signErr) {
 		return reasonInvalidCredentials
+	}
+	var certErr *tls.CertificateVerificationError
+	var authErr x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidErr x509.CertificateInvalidError
+	if errors.As(err, &certErr) || errors.As(err, &authErr) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) {
+		return reasonTLS
 	}
 	var sendErr *smithyhttp.RequestSendError
 	var opErr *net.OpError

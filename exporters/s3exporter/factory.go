@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -42,6 +43,7 @@ func createDefaultConfig() component.Config {
 		QueueConfig:   configoptional.Some(defaultQueueConfig()),
 		RetryConfig:   defaultRetryConfig(),
 		S3Config: S3Config{
+			TLS:               configtls.NewDefaultClientConfig(),
 			MultipartPartSize: defaultPartSize,
 			UploadConcurrency: 4,
 		},

@@ -60,11 +60,17 @@ type Server struct {
 	SecretKey string
 	// Dir holds the buckets, one directory each, with objects as files.
 	Dir string
+	// CAFile is the PEM file of the CA that signed a StartTLS server's
+	// certificate; empty for a plaintext server.
+	CAFile string
 
 	addr    string
 	root    string
 	binary  string
 	logPath string
+
+	certFile, keyFile string
+	http              *http.Client
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -83,6 +89,19 @@ type Object struct {
 // Start starts a server and stops it when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, false)
+}
+
+// StartTLS starts a server that serves HTTPS only, with a certificate for
+// 127.0.0.1 signed by a CA made for it: CAFile holds the CA, which its own
+// helpers trust and clients must be given.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, withTLS bool) *Server {
+	t.Helper()
 	bin := binary(t)
 	root := t.TempDir()
 	s := &Server{
@@ -99,13 +118,20 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("s3test: %v", err)
 		}
 	}
+	scheme := "http://"
+	if withTLS {
+		scheme = "https://"
+		if err := s.makeCertificates(); err != nil {
+			t.Fatalf("s3test: %v", err)
+		}
+	}
 	t.Cleanup(s.Stop)
 	// Another process can take the free port between probe and bind; try a
 	// few ports before giving up.
 	var err error
 	for range 3 {
 		s.addr = freeAddr(t)
-		s.Endpoint = "http://" + s.addr
+		s.Endpoint = scheme + s.addr
 		if err = s.launch(); err == nil {
 			return s
 		}
@@ -156,6 +182,7 @@ func (s *Server) Client() *s3.Client {
 		BaseEndpoint: aws.String(s.Endpoint),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		HTTPClient:   s.httpClient(),
 	})
 }
 
@@ -212,8 +239,12 @@ func (s *Server) Get(t testing.TB, bucket, key string) []byte {
 // AddUser creates an account with the "user" role: it can create and use
 // buckets of its own but is denied those of others (AccessDenied), which is
 // how a test gets credentials that are valid but not allowed to write.
+// (Plaintext servers only.)
 func (s *Server) AddUser(t testing.TB, accessKey, secretKey string) {
 	t.Helper()
+	if s.CAFile != "" {
+		t.Fatalf("s3test: AddUser needs a plaintext server (Start, not StartTLS)")
+	}
 	cmd := exec.Command(s.binary, "admin",
 		"--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--endpoint-url", s.Endpoint,
 		"create-user", "--access", accessKey, "--secret", secretKey, "--role", "user")
@@ -228,7 +259,7 @@ func (s *Server) launch() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(s.binary,
+	args := []string{
 		"--access", s.AccessKey,
 		"--secret", s.SecretKey,
 		"--region", s.Region,
@@ -239,8 +270,12 @@ func (s *Server) launch() error {
 		"--iam-dir", filepath.Join(s.root, "iam"),
 		// Sidecar metadata instead of extended attributes: works on any
 		// file system a temporary directory may live on (tmpfs, overlayfs).
-		"posix", "--sidecar", filepath.Join(s.root, "meta"), s.Dir,
-	)
+	}
+	if s.certFile != "" {
+		args = append(args, "--cert", s.certFile, "--key", s.keyFile)
+	}
+	args = append(args, "posix", "--sidecar", filepath.Join(s.root, "meta"), s.Dir)
+	cmd := exec.Command(s.binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -253,7 +288,7 @@ func (s *Server) launch() error {
 		_ = logFile.Close()
 		close(done)
 	}()
-	if err := waitReady(s.Endpoint, done); err != nil {
+	if err := waitReady(s.httpClient(), s.Endpoint, done); err != nil {
 		_ = cmd.Process.Kill()
 		<-done
 		return fmt.Errorf("%w; log:\n%s", err, tail(s.logPath))
@@ -266,8 +301,7 @@ func (s *Server) launch() error {
 
 // waitReady polls until the server answers anything: an unsigned request is
 // refused with 403, which proves it serves S3.
-func waitReady(endpoint string, exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second}
+func waitReady(client *http.Client, endpoint string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -275,7 +309,11 @@ func waitReady(endpoint string, exited <-chan struct{}) error {
 			return errors.New("versitygw exited")
 		default:
 		}
-		if resp, err := client.Get(endpoint + "/"); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/", nil)
+		resp, err := client.Do(req)
+		cancel()
+		if err == nil {
 			_ = resp.Body.Close()
 			return nil
 		}
