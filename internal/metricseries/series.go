@@ -77,6 +77,20 @@ func ResourceKey(res pcommon.Map) string {
 	return string(appendSorted(nil, res))
 }
 
+// AppendResourceKey appends the bytes of ResourceKey(res) to dst: a map
+// lookup with string(dst) does not allocate.
+func AppendResourceKey(dst []byte, res pcommon.Map) []byte {
+	return appendSorted(dst, res)
+}
+
+// AppendPointKey appends a key of name and the point attributes alone, for
+// callers that keep series per resource (ResourceKey) first.
+func AppendPointKey(dst []byte, name string, attrs pcommon.Map) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, 0)
+	return appendSorted(dst, attrs)
+}
+
 // AppendKey appends the bytes of Key(name, res, attrs) to dst, given
 // resKey = ResourceKey(res), without sorting and writing the resource's
 // attributes again for each point. A map lookup with string(key) does not

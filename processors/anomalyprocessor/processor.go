@@ -33,6 +33,14 @@ type series struct {
 	prevTS   pcommon.Timestamp
 	prevSt   pcommon.Timestamp
 	havePrev bool
+	flagged  bool // the last flag emitted was 1
+}
+
+type resourceSeries struct {
+	series map[string]*series
+	// A new resource's set is added to resources with its first series.
+	key     string
+	pending bool
 }
 
 type peerState struct {
@@ -56,20 +64,25 @@ type anomalyProcessor struct {
 	engine anomaly.Config
 	now    func() time.Time
 
-	mu      sync.Mutex
-	series  map[string]*series
-	peers   []*peerState
-	dropped int64
-	start   pcommon.Timestamp
-	sb      strings.Builder
-	key     []byte    // series key buffer (update)
-	swept   time.Time // last expire sweep
+	mu sync.Mutex
+	// Series are kept per resource, then by name and point attributes: a
+	// resource's key (~20 attributes on a GPU, most of a series' identity)
+	// is hashed once per resource in a call, not once per point.
+	resources map[string]*resourceSeries
+	nSeries   int
+	peers     []*peerState
+	dropped   int64
+	start     pcommon.Timestamp
+	sb        strings.Builder
+	key       []byte    // point key buffer (update)
+	resKey    []byte    // resource key buffer
+	swept     time.Time // last expire sweep
 }
 
 func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 	p := &anomalyProcessor{
 		cfg: cfg, engine: cfg.Detectors.Engine(), now: time.Now,
-		series: map[string]*series{}, start: pcommon.NewTimestampFromTime(time.Now()),
+		resources: map[string]*resourceSeries{}, start: pcommon.NewTimestampFromTime(time.Now()),
 	}
 	for _, pg := range cfg.PeerGroups {
 		p.peers = append(p.peers, &peerState{cfg: pg, groups: map[string]*peerGroup{}})
@@ -103,11 +116,11 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 	for i := 0; i < n; i++ {
 		rm := rms.At(i)
 		res := rm.Resource().Attributes()
+		var out pmetric.MetricSlice
 		var score, flag pmetric.NumberDataPointSlice
-		var have bool
-		// The resource's part of every series key, built at its first
-		// watched point rather than for each point.
-		resKey, haveResKey := "", false
+		var haveOut, haveScore, haveFlag bool
+		// The resource's series, looked up at its first watched point.
+		var rs *resourceSeries
 		sms := rm.ScopeMetrics()
 		nsm := sms.Len()
 		for j := 0; j < nsm; j++ {
@@ -118,27 +131,40 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 				if !p.watched(m.Name()) {
 					continue
 				}
-				if !haveResKey {
-					resKey, haveResKey = metricseries.ResourceKey(res), true
+				if rs == nil {
+					rs = p.resourceSeries(res)
 				}
 				metricseries.EachPoint(m, func(pt metricseries.Point) {
-					r, ok := p.update(m.Name(), resKey, pt, now)
-					if !ok {
+					s, r := p.update(rs, m.Name(), pt, now)
+					if s == nil {
 						return
 					}
-					if !have {
-						out := p.newScope(rm.ScopeMetrics())
-						score = p.newGauge(out, metricScore, "1")
-						flag = p.newGauge(out, metricFlag, "{state}")
-						have = true
+					// The flag is sparse: 1 at every point while the series
+					// is anomalous and a single 0 when it clears, so the
+					// latest flag is always right (a query's lookback finds
+					// the 0) while a healthy fleet adds no flag points.
+					on := r.Score >= p.cfg.ScoreThreshold
+					emitFlag := p.cfg.Metrics.AcceltelAnomalyFlag.Enabled && (on || s.flagged)
+					s.flagged = on
+					if !p.cfg.Metrics.AcceltelAnomalyScore.Enabled && !emitFlag {
+						return
+					}
+					if !haveOut {
+						out, haveOut = p.newScope(rm.ScopeMetrics()), true
 					}
 					if p.cfg.Metrics.AcceltelAnomalyScore.Enabled {
+						if !haveScore {
+							score, haveScore = p.newGauge(out, metricScore, "1"), true
+						}
 						dp := newPoint(score, pt.Attrs, m.Name(), "ensemble", pt.Timestamp)
 						dp.SetDoubleValue(r.Score)
 					}
-					if p.cfg.Metrics.AcceltelAnomalyFlag.Enabled {
+					if emitFlag {
+						if !haveFlag {
+							flag, haveFlag = p.newGauge(out, metricFlag, "{state}"), true
+						}
 						dp := newPoint(flag, pt.Attrs, m.Name(), "ensemble", pt.Timestamp)
-						dp.SetIntValue(boolInt(r.Score >= p.cfg.ScoreThreshold))
+						dp.SetIntValue(boolInt(on))
 					}
 				})
 			}
@@ -149,21 +175,25 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 	return md, nil
 }
 
-// update feeds one point to its series' ensemble; ok is false when the point
-// produced no score (a new series over the cap, a counter's first point or reset).
-// resKey is metricseries.ResourceKey of the point's resource; the series
-// key is metricseries.Key's, built in a reused buffer so that looking up a
-// known series allocates nothing.
-func (p *anomalyProcessor) update(name, resKey string, pt metricseries.Point, now time.Time) (anomaly.Result, bool) {
-	p.key = metricseries.AppendKey(p.key[:0], name, resKey, pt.Attrs)
-	s := p.series[string(p.key)]
+// update feeds one point to its series' ensemble; the series is nil when
+// the point produced no score (a new series over the cap, a counter's first
+// point or reset).
+// The key is built in a reused buffer, so that looking up a known series
+// allocates nothing.
+func (p *anomalyProcessor) update(rs *resourceSeries, name string, pt metricseries.Point, now time.Time) (*series, anomaly.Result) {
+	p.key = metricseries.AppendPointKey(p.key[:0], name, pt.Attrs)
+	s := rs.series[string(p.key)]
 	if s == nil {
-		if len(p.series) >= p.cfg.MaxSeries {
+		if p.nSeries >= p.cfg.MaxSeries {
 			p.dropped++
-			return anomaly.Result{}, false
+			return nil, anomaly.Result{}
 		}
 		s = &series{ens: anomaly.New(p.engine)}
-		p.series[string(p.key)] = s
+		if rs.pending {
+			p.resources[rs.key], rs.pending = rs, false
+		}
+		rs.series[string(p.key)] = s
+		p.nSeries++
 	}
 	s.seen = now
 	v := pt.Value
@@ -173,11 +203,22 @@ func (p *anomalyProcessor) update(name, resKey string, pt metricseries.Point, no
 		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.Value >= s.prev && pt.Start == s.prevSt && pt.Timestamp > s.prevTS
 		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.Value, pt.Timestamp, pt.Start, true
 		if !ok {
-			return anomaly.Result{}, false
+			return nil, anomaly.Result{}
 		}
 		v = (pt.Value - prev) / (float64(pt.Timestamp-prevTS) / 1e9)
 	}
-	return s.ens.Update(v), true
+	return s, s.ens.Update(v)
+}
+
+// resourceSeries returns the series of a resource; for a new resource an
+// empty set that update adds with its first series, so that resources
+// whose points are all refused by max_series take no state.
+func (p *anomalyProcessor) resourceSeries(res pcommon.Map) *resourceSeries {
+	p.resKey = metricseries.AppendResourceKey(p.resKey[:0], res)
+	if rs := p.resources[string(p.resKey)]; rs != nil {
+		return rs
+	}
+	return &resourceSeries{series: map[string]*series{}, key: string(p.resKey), pending: true}
 }
 
 func (p *anomalyProcessor) newScope(sms pmetric.ScopeMetricsSlice) pmetric.MetricSlice {
@@ -220,9 +261,15 @@ func (p *anomalyProcessor) expire(now time.Time) {
 		return
 	}
 	p.swept = now
-	for k, s := range p.series {
-		if now.Sub(s.seen) > p.cfg.StateTTL {
-			delete(p.series, k)
+	for rk, rs := range p.resources {
+		for k, s := range rs.series {
+			if now.Sub(s.seen) > p.cfg.StateTTL {
+				delete(rs.series, k)
+				p.nSeries--
+			}
+		}
+		if len(rs.series) == 0 {
+			delete(p.resources, rk)
 		}
 	}
 	for _, ps := range p.peers {

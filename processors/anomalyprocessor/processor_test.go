@@ -112,15 +112,33 @@ func TestStepChangeFlagged(t *testing.T) {
 	p, sink := newTestProcessor(t, cfg)
 	rng := rand.New(rand.NewPCG(2, 2))
 	var flaggedBefore, flaggedAfter int
+	last := int64(-1) // the latest flag value seen; -1 before any
 	for it := 0; it < 600; it++ {
 		v := 0.9 + 0.01*rng.NormFloat64()
 		if it >= 500 {
 			v = 0.3 + 0.01*rng.NormFloat64() // the job stalls
 		}
 		require.NoError(t, p.ConsumeMetrics(context.Background(), gpuBatch("hw.gpu.utilization", t0.Add(time.Duration(it)*time.Second), []float64{v})))
-		flags := find(sink.AllMetrics()[it], metricFlag, "hw.id", "GPU-00")
-		require.Len(t, flags, 1)
-		if flags[0].IntValue() == 1 {
+		got := sink.AllMetrics()[it]
+		require.Len(t, find(got, metricScore, "hw.id", "GPU-00"), 1, "a score at every point")
+		score := find(got, metricScore, "hw.id", "GPU-00")[0].DoubleValue()
+		flags := find(got, metricFlag, "hw.id", "GPU-00")
+		// Sparse: a 1 at every anomalous point, one 0 when it clears,
+		// nothing while the series is healthy.
+		switch {
+		case score >= cfg.ScoreThreshold:
+			require.Len(t, flags, 1, "flag while anomalous at %d", it)
+			require.EqualValues(t, 1, flags[0].IntValue())
+		case last == 1:
+			require.Len(t, flags, 1, "the 0 that clears the flag at %d", it)
+			require.EqualValues(t, 0, flags[0].IntValue())
+		default:
+			require.Empty(t, flags, "no flag on a healthy point at %d", it)
+		}
+		if len(flags) == 1 {
+			last = flags[0].IntValue()
+		}
+		if last == 1 {
 			if it < 500 {
 				flaggedBefore++
 			} else if it < 503 {
@@ -245,14 +263,18 @@ func TestSeriesLimitAndTTL(t *testing.T) {
 	// After the TTL the state is released.
 	proc := findProc(t, cfg)
 	proc.now = func() time.Time { return t0 }
-	md := gpuBatch("hw.gpu.utilization", t0, []float64{1, 2, 3})
+	// Ten GPUs on two nodes (resources): node-1's GPUs are all over the cap
+	// and its resource takes no state either.
+	md := gpuBatch("hw.gpu.utilization", t0, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
 	_, err := proc.processMetrics(context.Background(), md)
 	require.NoError(t, err)
-	require.Len(t, proc.series, 3)
+	require.Equal(t, 3, proc.nSeries)
+	require.Len(t, proc.resources, 1)
 	proc.now = func() time.Time { return t0.Add(2 * time.Minute) }
 	_, err = proc.processMetrics(context.Background(), pmetric.NewMetrics())
 	require.NoError(t, err)
-	assert.Empty(t, proc.series)
+	assert.Zero(t, proc.nSeries)
+	assert.Empty(t, proc.resources, "a resource without series is forgotten too")
 }
 
 // TestExpireSweepsEveryEighthOfTTL: the sweep that forgets unseen series
@@ -272,15 +294,17 @@ func TestExpireSweepsEveryEighthOfTTL(t *testing.T) {
 	}
 	consume(t0, gpuBatch("hw.power", t0, []float64{300}))                                             // A, swept at t0
 	consume(t0.Add(7*time.Minute+30*time.Second), gpuBatch("hw.gpu.utilization", t0, []float64{0.9})) // B, swept
-	require.Len(t, proc.series, 2)
+	require.Equal(t, 2, proc.nSeries)
 	// A is past its TTL, but the last sweep was 40 s ago (< 1 min): kept.
 	consume(t0.Add(8*time.Minute+10*time.Second), pmetric.NewMetrics())
-	assert.Len(t, proc.series, 2)
+	assert.Equal(t, 2, proc.nSeries)
 	// 61 s after the last sweep: A goes, B (seen 1 min ago) stays.
 	consume(t0.Add(8*time.Minute+31*time.Second), pmetric.NewMetrics())
-	require.Len(t, proc.series, 1)
-	for k := range proc.series {
-		assert.Contains(t, k, "hw.gpu.utilization")
+	require.Equal(t, 1, proc.nSeries)
+	for _, rs := range proc.resources {
+		for k := range rs.series {
+			assert.Contains(t, k, "hw.gpu.utilization")
+		}
 	}
 }
 
@@ -324,10 +348,8 @@ func TestCumulativeSumWatchedAsRate(t *testing.T) {
 		dp.SetDoubleValue(total)
 		out, err := proc.processMetrics(context.Background(), md)
 		require.NoError(t, err)
-		for _, dp := range find(out, metricFlag, attrMetric, "hw.gpu.io") {
-			scores++
-			assert.Zero(t, dp.IntValue(), "constant rate flagged at %d", it)
-		}
+		assert.Empty(t, find(out, metricFlag, attrMetric, "hw.gpu.io"), "constant rate flagged at %d", it)
+		scores += len(find(out, metricScore, attrMetric, "hw.gpu.io"))
 	}
 	assert.Equal(t, 298, scores, "first point and the reset give no rate")
 }

@@ -83,7 +83,7 @@ type metricAcceltelAnomalyFlag struct {
 // init fills acceltel.anomaly.flag metric with initial data.
 func (m *metricAcceltelAnomalyFlag) init() {
 	m.data.SetName("acceltel.anomaly.flag")
-	m.data.SetDescription("1 while the watched series is anomalous (ensemble score at or above the configured threshold), else 0; carries the series' own attributes.")
+	m.data.SetDescription("Sparse; 1 at every point while the watched series is anomalous (ensemble score at or above the configured threshold), and one 0 at the point where it clears; nothing while it is healthy. Carries the series' own attributes.")
 	m.data.SetUnit("{state}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)

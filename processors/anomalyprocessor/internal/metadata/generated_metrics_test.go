@@ -128,7 +128,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.anomaly.flag"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 while the watched series is anomalous (ensemble score at or above the configured threshold), else 0; carries the series' own attributes.", mi.Description())
+						assert.Equal(t, "Sparse; 1 at every point while the watched series is anomalous (ensemble score at or above the configured threshold), and one 0 at the point where it clears; nothing while it is healthy. Carries the series' own attributes.", mi.Description())
 						assert.Equal(t, "{state}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -146,7 +146,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.anomaly.flag"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 while the watched series is anomalous (ensemble score at or above the configured threshold), else 0; carries the series' own attributes.", mi.Description())
+						assert.Equal(t, "Sparse; 1 at every point while the watched series is anomalous (ensemble score at or above the configured threshold), and one 0 at the point where it clears; nothing while it is healthy. Carries the series' own attributes.", mi.Description())
 						assert.Equal(t, "{state}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
