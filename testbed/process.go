@@ -54,7 +54,11 @@ func FreePort(t testing.TB) string {
 		}
 	}
 	for range 1000 {
-		addr := "127.0.0.1:" + strconv.Itoa(10000+rand.IntN(max(low-10000, 1)))
+		port := 10000 + rand.IntN(max(low-10000, 1))
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		if !reservePort(port) {
+			continue
+		}
 		if l, err := net.Listen("tcp", addr); err == nil {
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
@@ -64,6 +68,42 @@ func FreePort(t testing.TB) string {
 	}
 	t.Fatal("no free port below the ephemeral range")
 	return ""
+}
+
+// Ports handed out stay reserved for the life of the test process: a
+// port is free when FreePort checks it, but its user may bind it seconds
+// later (a collector starting) or again after a restart, and meanwhile
+// another test of this process, or of another package's test process that
+// go test ./... runs at the same time, must not be given it. Within the
+// process a set says so; across processes, a lock on a file per port that
+// the process holds until it exits (so a crashed run leaves no stale
+// reservation).
+var (
+	reservedMu sync.Mutex
+	reserved   = map[int]*os.File{}
+)
+
+func reservePort(port int) bool {
+	reservedMu.Lock()
+	defer reservedMu.Unlock()
+	if _, ok := reserved[port]; ok {
+		return false
+	}
+	dir := filepath.Join(os.TempDir(), "acceltel-testbed-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true // no cross-process reservation, the in-process one still holds
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		reserved[port] = nil
+		return true
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return false // another live test process has it
+	}
+	reserved[port] = f
+	return true
 }
 
 // syncBuffer collects a process's output while it runs.
