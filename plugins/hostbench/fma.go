@@ -55,7 +55,7 @@ func runFMA(ctx context.Context, d time.Duration, threads int, emit func(sdk.Mea
 		return err
 	}
 	err := emit(sdk.Measurement{Name: "cpu.flops", Unit: "{flop}/s", Value: single, Duration: d,
-		Attributes: map[string]string{"bench.threads": "1"}})
+		Attributes: map[string]string{"bench.kernel": "fma", "bench.threads": "1"}})
 	if err != nil || threads == 1 {
 		return err
 	}
@@ -64,5 +64,5 @@ func runFMA(ctx context.Context, d time.Duration, threads int, emit func(sdk.Mea
 		return err
 	}
 	return emit(sdk.Measurement{Name: "cpu.flops", Unit: "{flop}/s", Value: all, Duration: d, Peak: single * float64(threads),
-		Attributes: map[string]string{"bench.threads": strconv.Itoa(threads)}})
+		Attributes: map[string]string{"bench.kernel": "fma", "bench.threads": strconv.Itoa(threads)}})
 }
