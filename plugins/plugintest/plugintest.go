@@ -31,4 +31,7 @@ func Build(t testing.TB, pkg string) (bin, sum string) {
 const (
 	Hostbench = "github.com/acceltel/acceltel/plugins/hostbench"
 	Misbehave = "github.com/acceltel/acceltel/plugins/internal/testplugins/misbehave"
+	// Bare is a go-plugin plugin without the SDK (the health service as
+	// its RPC): the baseline of the SDK's overhead benchmarks.
+	Bare = "github.com/acceltel/acceltel/plugins/internal/testplugins/bare"
 )

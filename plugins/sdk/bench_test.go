@@ -2,40 +2,120 @@ package sdk_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os/exec"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/acceltel/acceltel/plugins/plugintest"
 	"github.com/acceltel/acceltel/plugins/sdk"
 )
 
+// The SDK's cost is measured against a bare go-plugin pair in the same
+// run: the same go-plugin settings (gRPC only, AutoMTLS, checksum), the
+// gRPC health check that go-plugin serves in every plugin as its one RPC.
+//
+//	go test -run '^$' -bench 'Start|Run' -count 10 ./plugins/sdk/ | benchstat -col /host -
+
 // BenchmarkStart measures a plugin's start: checksum, exec, AutoMTLS
-// handshake and the first RPC (Describe), then Kill.
+// handshake and the first RPC (Describe; the health check for the bare
+// plugin), then Kill.
 func BenchmarkStart(b *testing.B) {
-	bin, sum := plugintest.Build(b, plugintest.Misbehave)
-	for b.Loop() {
+	b.Run("host=bare", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Bare)
+		for b.Loop() {
+			client, health := openBare(b, bin, sum)
+			if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+				b.Fatal(err)
+			}
+			client.Kill()
+		}
+	})
+	b.Run("host=sdk", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Misbehave)
+		for b.Loop() {
+			c, err := sdk.Open(sdk.HostConfig{Path: bin, SHA256: sum})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Describe(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			c.Kill()
+		}
+	})
+}
+
+// BenchmarkRun measures one call's round trip: a one-measurement Run,
+// which the plugin side checks against Describe first, against the bare
+// plugin's unary health check.
+func BenchmarkRun(b *testing.B) {
+	b.Run("host=bare", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Bare)
+		client, health := openBare(b, bin, sum)
+		defer client.Kill()
+		for b.Loop() {
+			if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("host=sdk", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Misbehave)
 		c, err := sdk.Open(sdk.HostConfig{Path: bin, SHA256: sum})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := c.Describe(context.Background()); err != nil {
-			b.Fatal(err)
+		defer c.Kill()
+		for b.Loop() {
+			if err := c.Run(context.Background(), "ok", nil, func(sdk.Measurement) {}); err != nil {
+				b.Fatal(err)
+			}
 		}
-		c.Kill()
-	}
+	})
 }
 
-// BenchmarkRun measures the round trip of a one-measurement Run, which the
-// plugin side checks against Describe first.
-func BenchmarkRun(b *testing.B) {
-	bin, sum := plugintest.Build(b, plugintest.Misbehave)
-	c, err := sdk.Open(sdk.HostConfig{Path: bin, SHA256: sum})
+type barePlugin struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (barePlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("host side only")
+}
+
+func (barePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return healthpb.NewHealthClient(c), nil
+}
+
+func openBare(b *testing.B, bin, sum string) (*plugin.Client, healthpb.HealthClient) {
+	b.Helper()
+	want, err := hex.DecodeString(sum)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Kill()
-	for b.Loop() {
-		if err := c.Run(context.Background(), "ok", nil, func(sdk.Measurement) {}); err != nil {
-			b.Fatal(err)
-		}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "ACCELTEL_BARE_PLUGIN", MagicCookieValue: "bare"},
+		Plugins:          plugin.PluginSet{"bare": barePlugin{}},
+		Cmd:              exec.Command(bin),
+		SkipHostEnv:      true,
+		SecureConfig:     &plugin.SecureConfig{Checksum: want, Hash: sha256.New()},
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           hclog.NewNullLogger(),
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		b.Fatal(err)
 	}
+	raw, err := rpc.Dispense("bare")
+	if err != nil {
+		client.Kill()
+		b.Fatal(err)
+	}
+	return client, raw.(healthpb.HealthClient)
 }
