@@ -31,8 +31,8 @@ all: build
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
-## build: bin/otelcol-acceltel through OCB, bin/acceltel with go build, the first-party benchmark plugin, the NCCL profiler plugin
-build: bin/$(DIST) bin/acceltel bin/hostbench bin/libnccl-profiler-acceltel.so
+## build: bin/otelcol-acceltel through OCB, bin/acceltel with go build, the first-party benchmark plugins (hostbench, cudabench), the NCCL profiler plugin
+build: bin/$(DIST) bin/acceltel bin/hostbench bin/cudabench bin/libnccl-profiler-acceltel.so
 
 bin/$(DIST): $(GO_SOURCES)
 	@mkdir -p _build bin
@@ -46,6 +46,10 @@ bin/acceltel: $(GO_SOURCES)
 bin/hostbench: $(GO_SOURCES)
 	@mkdir -p bin
 	$(GO) build -trimpath -o $@ ./plugins/hostbench
+
+bin/cudabench: $(GO_SOURCES)
+	@mkdir -p bin
+	$(GO) build -trimpath -o $@ ./plugins/cudabench
 
 bin/libnccl-profiler-acceltel.so: $(wildcard native/nccl-profiler/*.c native/nccl-profiler/*.h)
 	$(MAKE) -C native/nccl-profiler OUT=$(CURDIR)/bin $(CURDIR)/bin/libnccl-profiler-acceltel.so
@@ -103,6 +107,7 @@ generate:
 	sh plugins/sdk/proto/generate.sh
 	@command -v clang >/dev/null || { echo "clang is missing: apt-get install --no-install-recommends clang llvm libbpf-dev"; exit 1; }
 	cd receivers/ebpfreceiver && $(GO) generate ./...
+	cd native/cuda && $(GO) generate ./...
 	@for m in $$(find . -name metadata.yaml -not -path './_build/*'); do \
 		echo "mdatagen $$m"; (cd $$(dirname $$m) && $(TOOL) mdatagen metadata.yaml) || exit 1; \
 	done
