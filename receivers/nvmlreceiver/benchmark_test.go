@@ -53,11 +53,24 @@ func enableAll(mc *metadata.MetricsConfig) {
 func BenchmarkBaselineMockCalls8xH100(b *testing.B) {
 	n := h100Node()
 	s, _ := newTestScraper(b, n.srv)
+	for _, g := range s.gpus {
+		st := g.gpm
+		st.req.NumMetrics = uint32(len(st.specs))
+		for i, sp := range st.specs {
+			st.req.Metrics[i].MetricId = uint32(sp.id)
+		}
+		g.dev.GpmSampleGet(st.prev)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		for _, g := range s.gpus {
 			d := g.dev
+			st := g.gpm
+			d.GpmSampleGet(st.cur)
+			st.req.Sample1, st.req.Sample2 = st.prev, st.cur
+			n.srv.GpmMetricsGet(&st.req)
+			st.prev, st.cur = st.cur, st.prev
 			d.GetUtilizationRates()
 			d.GetEncoderUtilization()
 			d.GetDecoderUtilization()

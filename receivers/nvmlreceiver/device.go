@@ -3,6 +3,7 @@ package nvmlreceiver // import "github.com/acceltel/acceltel/receivers/nvmlrecei
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -29,11 +30,14 @@ type gpu struct {
 
 	fields fieldSet
 	procs  processState
+	pod    podView
 
-	// The resource with the pod the kubelet assigned the GPU to, rebuilt
-	// only when the assignment changes.
-	pod    podRef
-	podRes pcommon.Resource
+	gpm   *gpmState // nil without GPM
+	gpmOK bool      // the GPU supports GPM, so its GPU instances may too
+
+	migCapable bool
+	migChecked time.Time
+	mig        *migState // nil unless in MIG mode
 
 	// Energy counter state; NVML's counter restarts at driver reload.
 	energyStart pcommon.Timestamp
@@ -166,25 +170,35 @@ func activeNVLinks(dev nvml.Device) []int {
 	return links
 }
 
-// resourceFor is the GPU's resource, named with its pod when it has one.
-func (g *gpu) resourceFor(ref podRef, ok bool, rc metadata.ResourceAttributesConfig) pcommon.Resource {
+// podView is a resource named with the pod the kubelet assigned the device
+// to, rebuilt only when the assignment changes.
+type podView struct {
+	ref podRef
+	res pcommon.Resource
+}
+
+// resourceFor is base, named with its pod when it has one.
+func (v *podView) resourceFor(base pcommon.Resource, ref podRef, ok bool, rc metadata.ResourceAttributesConfig) pcommon.Resource {
 	if !ok {
-		return g.resource
+		return base
 	}
-	if ref != g.pod || g.podRes == (pcommon.Resource{}) {
+	if ref != v.ref || v.res == (pcommon.Resource{}) {
 		res := pcommon.NewResource()
-		g.resource.CopyTo(res)
-		attrs := res.Attributes()
-		if rc.K8sPodName.Enabled {
-			attrs.PutStr("k8s.pod.name", ref.pod)
-		}
-		if rc.K8sNamespaceName.Enabled {
-			attrs.PutStr("k8s.namespace.name", ref.namespace)
-		}
-		if rc.K8sContainerName.Enabled {
-			attrs.PutStr("k8s.container.name", ref.container)
-		}
-		g.pod, g.podRes = ref, res
+		base.CopyTo(res)
+		putPod(res.Attributes(), ref, rc)
+		v.ref, v.res = ref, res
 	}
-	return g.podRes
+	return v.res
+}
+
+func putPod(attrs pcommon.Map, ref podRef, rc metadata.ResourceAttributesConfig) {
+	if rc.K8sPodName.Enabled {
+		attrs.PutStr("k8s.pod.name", ref.pod)
+	}
+	if rc.K8sNamespaceName.Enabled {
+		attrs.PutStr("k8s.namespace.name", ref.namespace)
+	}
+	if rc.K8sContainerName.Enabled {
+		attrs.PutStr("k8s.container.name", ref.container)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
@@ -15,10 +16,24 @@ import (
 
 // NewFactory returns the factory of the nvml receiver.
 func NewFactory() receiver.Factory {
+	return newFactory(openLibrary)
+}
+
+// newFactory lets tests put a mocked NVML behind the real factory.
+func newFactory(open func(string) nvml.Interface) receiver.Factory {
 	return receiver.NewFactory(
 		metadata.Type,
 		createDefaultConfig,
-		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
+		receiver.WithMetrics(func(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
+			return createMetrics(set, cfg.(*Config), next, open)
+		}, metadata.MetricsStability),
+		receiver.WithLogs(func(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
+			r := sharedReceiver(cfg.(*Config), set, open)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.s.logs = next
+			return r, nil
+		}, metadata.LogsStability),
 	)
 }
 
@@ -34,13 +49,21 @@ func createDefaultConfig() component.Config {
 	}
 }
 
-func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	c := cfg.(*Config)
-	s := newScraper(c, set, openLibrary)
-	sc, err := scraper.NewMetrics(s.scrape, scraper.WithStart(s.start), scraper.WithShutdown(s.shutdown))
+// createMetrics puts a scrape controller on the shared receiver; NVML is
+// opened and closed by the shared receiver, not by the scraper.
+func createMetrics(set receiver.Settings, cfg *Config, next consumer.Metrics, open func(string) nvml.Interface) (receiver.Metrics, error) {
+	r := sharedReceiver(cfg, set, open)
+	sc, err := scraper.NewMetrics(r.s.scrape)
 	if err != nil {
 		return nil, err
 	}
-	return scraperhelper.NewMetricsController(&c.ControllerConfig, set, next,
+	ctrl, err := scraperhelper.NewMetricsController(&cfg.ControllerConfig, set, next,
 		scraperhelper.AddMetricsScraper(metadata.Type, sc))
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.metrics = ctrl
+	return r, nil
 }

@@ -29,6 +29,9 @@ type fakeNode struct {
 	nvlinks   int                            // active links per GPU
 	eccOff    bool
 	events    chan nvml.EventData
+	gpm       fakeGPM
+	migOn     map[int]bool
+	migs      map[int][]*fakeMIG
 }
 
 func newFakeNode(srv *server.Server, nvlinks int) *fakeNode {
@@ -40,7 +43,10 @@ func newFakeNode(srv *server.Server, nvlinks int) *fakeNode {
 		energy:    map[int]uint64{},
 		nvlinks:   nvlinks,
 		events:    make(chan nvml.EventData, 16),
+		migOn:     map[int]bool{},
+		migs:      map[int][]*fakeMIG{},
 	}
+	n.installGPM()
 	srv.LookupSymbolFunc = func(sym string) error {
 		n.mu.Lock()
 		defer n.mu.Unlock()
@@ -68,6 +74,8 @@ func newFakeNode(srv *server.Server, nvlinks int) *fakeNode {
 		n.energy[i] = 1_000_000 * uint64(i+1)
 		n.devs = append(n.devs, dev)
 		n.fill(i, dev)
+		n.fillGPM(i, dev)
+		n.fillMIG(i, dev)
 	}
 	return n
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
@@ -37,9 +38,16 @@ type nvmlScraper struct {
 	mb     *metadata.MetricsBuilder
 	open   func(path string) nvml.Interface
 
+	// logs receives a log record per XID event; nil without a logs pipeline.
+	logs consumer.Logs
+	set  receiver.Settings
+
+	gpmMinInterval time.Duration
+
 	lib       nvml.Interface
 	gpus      []*gpu
 	available bool
+	status    *componentstatus.Event
 	xid       *xidWatcher
 	pods      *podCache
 	owners    map[uint32]attribution.Owner // pid → cgroup owner, for live GPU processes
@@ -49,12 +57,14 @@ type nvmlScraper struct {
 
 func newScraper(cfg *Config, set receiver.Settings, open func(string) nvml.Interface) *nvmlScraper {
 	return &nvmlScraper{
-		cfg:    cfg,
-		logger: set.Logger,
-		mb:     metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
-		open:   open,
-		owners: map[uint32]attribution.Owner{},
-		seen:   map[uint32]bool{},
+		cfg:            cfg,
+		logger:         set.Logger,
+		set:            set,
+		mb:             metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
+		open:           open,
+		gpmMinInterval: gpmMinInterval,
+		owners:         map[uint32]attribution.Owner{},
+		seen:           map[uint32]bool{},
 	}
 }
 
@@ -71,14 +81,23 @@ func (s *nvmlScraper) start(_ context.Context, host component.Host) error {
 		attrs.PutStr("acceltel.reason", reason)
 		s.logger.Info("no NVIDIA GPU available; the receiver stays idle until restarted", zap.String("reason", reason))
 	}
+	s.status = componentstatus.NewEvent(componentstatus.StatusOK, componentstatus.WithAttributes(attrs))
 	if host != nil {
-		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK, componentstatus.WithAttributes(attrs)))
+		componentstatus.ReportStatus(host, s.status)
 	}
-	if s.available && s.cfg.XIDEvents && s.cfg.Metrics.NvidiaGpuXidErrors.Enabled {
-		s.xid = startXIDWatcher(s.lib, s.gpus, s.logger)
-	}
+	// The pod cache first: XID log records are named with the GPU's pod.
 	if s.available && s.cfg.PodResourcesSocket != "" {
 		s.pods = startPodCache(s.cfg.PodResourcesSocket, s.cfg.CollectionInterval, s.logger)
+	}
+	if s.available && s.logs != nil && !s.cfg.XIDEvents {
+		s.logger.Info("a logs pipeline uses the receiver but xid_events is false: it gets no log records")
+	}
+	if s.available && s.cfg.XIDEvents && (s.cfg.Metrics.NvidiaGpuXidErrors.Enabled || s.logs != nil) {
+		var emit xidEmitter
+		if s.logs != nil {
+			emit = s.xidLogger()
+		}
+		s.xid = startXIDWatcher(s.lib, s.gpus, s.logger, emit)
 	}
 	return nil
 }
@@ -179,6 +198,8 @@ func (s *nvmlScraper) probe(g *gpu, ts pcommon.Timestamp) {
 		g.collectors = append(g.collectors, c)
 	}
 	s.mb.Emit()
+	s.probeGPM(g)
+	s.probeMIG(g, ts.AsTime())
 	if len(g.unsupported) > 0 {
 		s.logger.Info("GPU does not support some metrics; they are not collected",
 			zap.String("hw.id", g.uuid), zap.String("unsupported", strings.Join(g.unsupported, ", ")))
@@ -202,17 +223,26 @@ func (s *nvmlScraper) scrape(context.Context) (pmetric.Metrics, error) {
 				errs.AddPartial(1, fmt.Errorf("%s %s: %w", g.uuid, c.name, err))
 			}
 		}
+		if g.gpm != nil {
+			if err := s.updateGPM(&g.gpm, ts, g.uuid, -1); err != nil {
+				errs.AddPartial(1, fmt.Errorf("%s gpm: %w", g.uuid, err))
+			}
+			if g.gpm != nil {
+				g.gpm.emit(s.mb, ts)
+			}
+		}
 		if s.xid != nil {
 			s.xid.record(s.mb, ts, g.uuid)
 		}
-		var res pcommon.Resource
+		res := g.resource
 		if s.pods != nil {
 			ref, ok := s.pods.lookup(g.uuid)
-			res = g.resourceFor(ref, ok, s.cfg.ResourceAttributes)
-		} else {
-			res = g.resource
+			res = g.pod.resourceFor(g.resource, ref, ok, s.cfg.ResourceAttributes)
 		}
 		s.mb.EmitForResource(metadata.WithResource(res))
+		for _, err := range s.scrapeMIG(g, ts) {
+			errs.AddPartial(1, err)
+		}
 		if procs {
 			if err := s.scrapeProcesses(g, res, ts, s.seen); err != nil {
 				errs.AddPartial(1, fmt.Errorf("%s processes: %w", g.uuid, err))
@@ -278,6 +308,16 @@ func (s *nvmlScraper) shutdown(context.Context) error {
 	if s.pods != nil {
 		s.pods.stop()
 		s.pods = nil
+	}
+	for _, g := range s.gpus {
+		if g.gpm != nil {
+			g.gpm.free()
+			g.gpm = nil
+		}
+		if g.mig != nil {
+			g.mig.free()
+			g.mig = nil
+		}
 	}
 	if s.lib != nil {
 		ret := s.lib.Shutdown()

@@ -43,6 +43,7 @@ func newTestScraper(t testing.TB, lib nvml.Interface, mutate ...func(*Config)) (
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.Logger = zap.New(core)
 	s := newScraper(cfg, set, func(string) nvml.Interface { return lib })
+	s.gpmMinInterval = 0 // the tests scrape back to back
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 	return s, logs
@@ -127,14 +128,20 @@ func TestScrape8xH100(t *testing.T) {
 	assert.InDelta(t, 1500.0, e.At(0).DoubleValue(), 1e-9)
 }
 
-// TestNVMLCallsPerScrape pins the count the README states.
+// TestNVMLCallsPerScrape pins the count the README states: 24 calls per
+// GPU plus GPM's two (only its sample on the first scrape, which has no
+// previous sample to compare with).
 func TestNVMLCallsPerScrape(t *testing.T) {
 	n := h100Node()
 	s, _ := newTestScraper(t, n.srv)
 	n.calls.Store(0)
 	_, err := s.scrape(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, int64(24*8), n.calls.Load(), "NVML calls for 8 GPUs")
+	assert.Equal(t, int64(25*8), n.calls.Load(), "NVML calls for 8 GPUs, first scrape")
+	n.calls.Store(0)
+	_, err = s.scrape(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int64(26*8), n.calls.Load(), "NVML calls for 8 GPUs")
 }
 
 // TestA100EccOff is an A100 with ECC turned off and twelve NVLinks: the ECC
@@ -270,15 +277,34 @@ func TestDeviceFilter(t *testing.T) {
 
 // TestDisabledMetricsSkipCalls: turning a metric off removes its NVML calls.
 func TestDisabledMetricsSkipCalls(t *testing.T) {
-	n := h100Node()
-	s, _ := newTestScraper(t, n.srv, func(c *Config) {
-		c.Metrics.HwErrors.Enabled = false
-		c.Metrics.NvidiaGpuPcieThroughput.Enabled = false
-	})
-	n.calls.Store(0)
-	_, err := s.scrape(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, int64((24-4-2)*8), n.calls.Load())
+	for name, tc := range map[string]struct {
+		mutate func(*Config)
+		calls  int64
+	}{
+		"ecc and pcie throughput": {func(c *Config) {
+			c.Metrics.HwErrors.Enabled = false
+			c.Metrics.NvidiaGpuPcieThroughput.Enabled = false
+		}, 26 - 4 - 2},
+		"gpm": {func(c *Config) {
+			c.Metrics.NvidiaGpuSmActivity.Enabled = false
+			c.Metrics.NvidiaGpuSmOccupancy.Enabled = false
+			c.Metrics.NvidiaGpuTensorActivity.Enabled = false
+			c.Metrics.NvidiaGpuDramActivity.Enabled = false
+			c.Metrics.NvidiaGpuPipeActivity.Enabled = false
+			c.Metrics.NvidiaGpuNvlinkThroughput.Enabled = false
+		}, 24},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := h100Node()
+			s, _ := newTestScraper(t, n.srv, tc.mutate)
+			_, err := s.scrape(context.Background())
+			require.NoError(t, err)
+			n.calls.Store(0)
+			_, err = s.scrape(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, tc.calls*8, n.calls.Load())
+		})
+	}
 }
 
 func TestNoLibrary(t *testing.T) {

@@ -1,6 +1,7 @@
 package nvmlreceiver // import "github.com/acceltel/acceltel/receivers/nvmlreceiver"
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -16,24 +17,35 @@ const xidWaitMillis = 500
 
 // xidWatcher waits for XID events in its own goroutine, since
 // nvmlEventSetWait blocks, and keeps a count per GPU and code that a scrape
-// reports as a cumulative sum (never a last-value gauge).
+// reports as a cumulative sum (never a last-value gauge). With a logs
+// pipeline, each event also becomes a log record, sent from this goroutine.
 type xidWatcher struct {
 	set    nvml.EventSet
 	logger *zap.Logger
 	done   chan struct{}
 	wg     sync.WaitGroup
+	byUUID map[string]*gpu
+	emit   xidEmitter // nil without a logs pipeline
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	counts map[string]map[uint64]int64 // hw.id → XID → count
 }
 
-func startXIDWatcher(lib nvml.Interface, gpus []*gpu, logger *zap.Logger) *xidWatcher {
+// xidEmitter sends one XID event on; ctx ends at shutdown, so a blocked
+// pipeline cannot hold the receiver up.
+type xidEmitter func(ctx context.Context, g *gpu, ev nvml.EventData, at time.Time)
+
+func startXIDWatcher(lib nvml.Interface, gpus []*gpu, logger *zap.Logger, emit xidEmitter) *xidWatcher {
 	set, ret := lib.EventSetCreate()
 	if ret != nvml.SUCCESS {
 		logger.Info("cannot create an NVML event set; XID errors are not counted", zap.Error(ret))
 		return nil
 	}
-	w := &xidWatcher{set: set, logger: logger, done: make(chan struct{}), counts: map[string]map[uint64]int64{}}
+	w := &xidWatcher{set: set, logger: logger, done: make(chan struct{}), counts: map[string]map[uint64]int64{},
+		byUUID: map[string]*gpu{}, emit: emit}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	registered := 0
 	for _, g := range gpus {
 		types, ret := g.dev.GetSupportedEventTypes()
@@ -46,10 +58,12 @@ func startXIDWatcher(lib nvml.Interface, gpus []*gpu, logger *zap.Logger) *xidWa
 			continue
 		}
 		w.counts[g.uuid] = map[uint64]int64{}
+		w.byUUID[g.uuid] = g
 		registered++
 	}
 	if registered == 0 {
 		_ = set.Free() // nothing was registered: freeing an empty set cannot lose events
+		w.cancel()
 		return nil
 	}
 	w.wg.Add(1)
@@ -89,6 +103,7 @@ func (w *xidWatcher) handle(ev nvml.EventData) {
 	if ret != nvml.SUCCESS {
 		return
 	}
+	at := time.Now()
 	w.mu.Lock()
 	if c, ok := w.counts[uuid]; ok {
 		c[ev.EventData]++
@@ -96,6 +111,9 @@ func (w *xidWatcher) handle(ev nvml.EventData) {
 	w.mu.Unlock()
 	w.logger.Warn("GPU XID error", zap.String("hw.id", uuid), zap.Uint64("xid", ev.EventData),
 		zap.Uint32("gpu_instance_id", ev.GpuInstanceId), zap.Uint32("compute_instance_id", ev.ComputeInstanceId))
+	if g := w.byUUID[uuid]; g != nil && w.emit != nil {
+		w.emit(w.ctx, g, ev, at)
+	}
 }
 
 func (w *xidWatcher) record(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, uuid string) {
@@ -107,6 +125,7 @@ func (w *xidWatcher) record(mb *metadata.MetricsBuilder, ts pcommon.Timestamp, u
 }
 
 func (w *xidWatcher) stop() {
+	w.cancel()
 	close(w.done)
 	w.wg.Wait()
 	_ = w.set.Free() // shutting down: the waiter has stopped, nothing is left to read

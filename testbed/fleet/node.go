@@ -212,12 +212,16 @@ func NewNode(index int, start time.Time) *Node {
 		reasons := []string{"gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown", "sync_boost",
 			"sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "display_clock_setting", "board_limit", "reliability"}
 		b.gauges(ms, "nvidia.gpu.clock_event.reason", "{state}", true, "nvidia.gpu.clock_event.reason", reasons, nil)
+		// GPM (Hopper+): the receiver emits these from its second scrape on.
+		b.gauge(ms, "nvidia.gpu.dram.activity", "1", false, num{kind: gauge, base: 0.45, amp: 0.15})
 		b.sum(ms, "nvidia.gpu.memory.free", "By", true, false, num{kind: gauge, base: 1.3e10, amp: 0.1})
 		b.sum(ms, "nvidia.gpu.memory.reserved", "By", true, false, num{kind: constant, base: 5.4e8})
 		b.gauge(ms, "nvidia.gpu.memory_controller.utilization", "1", false, num{kind: gauge, base: 0.55, amp: 0.15})
 		b.sums(ms, "nvidia.gpu.nvlink.errors", "{error}", true, "error.type", []string{"crc_flit", "crc_data", "replay", "recovery"}, nil)
 		b.sums(ms, "nvidia.gpu.nvlink.io", "By", true, "network.io.direction", []string{"transmit", "receive"},
 			[]num{{kind: counter, base: 1e12, rate: 1.5e11}, {kind: counter, base: 1e12, rate: 1.5e11}})
+		b.gauges(ms, "nvidia.gpu.nvlink.throughput", "By/s", false, "network.io.direction", []string{"transmit", "receive"},
+			[]num{{kind: gauge, base: 1.5e11, amp: 0.2}, {kind: gauge, base: 1.5e11, amp: 0.2}})
 		b.gauge(ms, "nvidia.gpu.pcie.link.generation", "{generation}", true, num{kind: constant, base: 5})
 		b.gauge(ms, "nvidia.gpu.pcie.link.generation.max", "{generation}", true, num{kind: constant, base: 5})
 		b.gauge(ms, "nvidia.gpu.pcie.link.width", "{lane}", true, num{kind: constant, base: 16})
@@ -225,10 +229,15 @@ func NewNode(index int, start time.Time) *Node {
 		b.sum(ms, "nvidia.gpu.pcie.replay", "{replay}", true, true, num{kind: constant})
 		b.gauges(ms, "nvidia.gpu.pcie.throughput", "By/s", true, "network.io.direction", []string{"transmit", "receive"},
 			[]num{{kind: gauge, base: 2.1e9, amp: 0.3}, {kind: gauge, base: 3.4e9, amp: 0.3}})
+		b.gauges(ms, "nvidia.gpu.pipe.activity", "1", false, "nvidia.gpu.pipe", []string{"fp16", "fp32", "fp64"},
+			[]num{{kind: gauge, base: 0.05, amp: 0.3}, {kind: gauge, base: 0.12, amp: 0.2}, {kind: constant}})
 		b.gauge(ms, "nvidia.gpu.power.limit", "W", false, num{kind: constant, base: 700})
 		b.gauge(ms, "nvidia.gpu.remap.failed", "{state}", true, num{kind: constant})
 		b.gauge(ms, "nvidia.gpu.remap.pending", "{state}", true, num{kind: constant})
 		b.sums(ms, "nvidia.gpu.remapped_rows", "{row}", true, "nvidia.gpu.remap.cause", []string{"correctable", "uncorrectable"}, nil)
+		b.gauge(ms, "nvidia.gpu.sm.activity", "1", false, num{kind: gauge, base: 0.85, amp: 0.05})
+		b.gauge(ms, "nvidia.gpu.sm.occupancy", "1", false, num{kind: gauge, base: 0.35, amp: 0.1})
+		b.gauge(ms, "nvidia.gpu.tensor.activity", "1", false, num{kind: gauge, base: 0.55, amp: 0.1})
 		b.sums(ms, "nvidia.gpu.throttle.time", "s", false, "nvidia.gpu.throttle.cause",
 			[]string{"power", "thermal", "sync_boost", "board_limit", "low_utilization", "reliability", "total_app_clocks", "total_base_clocks"},
 			[]num{{kind: counter, rate: 0.02}, {kind: constant}, {kind: counter, rate: 0.001}, {kind: constant},

@@ -466,6 +466,26 @@ func (ms *NvidiaGpuClockEventReasonMetricConfig) Validate() error {
 	return nil
 }
 
+// NvidiaGpuDramActivityMetricConfig provides config for the nvidia.gpu.dram.activity metric.
+type NvidiaGpuDramActivityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *NvidiaGpuDramActivityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // NvidiaGpuMemoryFreeMetricConfig provides config for the nvidia.gpu.memory.free metric.
 type NvidiaGpuMemoryFreeMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -671,6 +691,54 @@ func (ms *NvidiaGpuNvlinkLinkIoMetricConfig) Validate() error {
 	return nil
 }
 
+// NvidiaGpuNvlinkThroughputMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.nvlink.throughput metric.
+type NvidiaGpuNvlinkThroughputMetricAttributeKey string
+
+const (
+	NvidiaGpuNvlinkThroughputMetricAttributeKeyDirection NvidiaGpuNvlinkThroughputMetricAttributeKey = "network.io.direction"
+)
+
+// NvidiaGpuNvlinkThroughputMetricConfig provides config for the nvidia.gpu.nvlink.throughput metric.
+type NvidiaGpuNvlinkThroughputMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                        `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuNvlinkThroughputMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuNvlinkThroughputMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuNvlinkThroughputMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuNvlinkThroughputMetricAttributeKeyDirection:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.nvlink.throughput doesn't have an attribute %v, valid attributes: [network.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // NvidiaGpuPcieLinkGenerationMetricConfig provides config for the nvidia.gpu.pcie.link.generation metric.
 type NvidiaGpuPcieLinkGenerationMetricConfig struct {
 	Enabled          bool `mapstructure:"enabled"`
@@ -807,6 +875,54 @@ func (ms *NvidiaGpuPcieThroughputMetricConfig) Validate() error {
 		case NvidiaGpuPcieThroughputMetricAttributeKeyDirection:
 		default:
 			return fmt.Errorf("metric nvidia.gpu.pcie.throughput doesn't have an attribute %v, valid attributes: [network.io.direction]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
+// NvidiaGpuPipeActivityMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.pipe.activity metric.
+type NvidiaGpuPipeActivityMetricAttributeKey string
+
+const (
+	NvidiaGpuPipeActivityMetricAttributeKeyPipe NvidiaGpuPipeActivityMetricAttributeKey = "nvidia.gpu.pipe"
+)
+
+// NvidiaGpuPipeActivityMetricConfig provides config for the nvidia.gpu.pipe.activity metric.
+type NvidiaGpuPipeActivityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []NvidiaGpuPipeActivityMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *NvidiaGpuPipeActivityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *NvidiaGpuPipeActivityMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case NvidiaGpuPipeActivityMetricAttributeKeyPipe:
+		default:
+			return fmt.Errorf("metric nvidia.gpu.pipe.activity doesn't have an attribute %v, valid attributes: [nvidia.gpu.pipe]", val)
 		}
 	}
 
@@ -967,6 +1083,66 @@ func (ms *NvidiaGpuRemappedRowsMetricConfig) Validate() error {
 	return nil
 }
 
+// NvidiaGpuSmActivityMetricConfig provides config for the nvidia.gpu.sm.activity metric.
+type NvidiaGpuSmActivityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *NvidiaGpuSmActivityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// NvidiaGpuSmOccupancyMetricConfig provides config for the nvidia.gpu.sm.occupancy metric.
+type NvidiaGpuSmOccupancyMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *NvidiaGpuSmOccupancyMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+// NvidiaGpuTensorActivityMetricConfig provides config for the nvidia.gpu.tensor.activity metric.
+type NvidiaGpuTensorActivityMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *NvidiaGpuTensorActivityMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // NvidiaGpuThrottleTimeMetricAttributeKey specifies the key of an attribute for the nvidia.gpu.throttle.time metric.
 type NvidiaGpuThrottleTimeMetricAttributeKey string
 
@@ -1078,24 +1254,30 @@ type MetricsConfig struct {
 	NvidiaGpuClockFrequency              NvidiaGpuClockFrequencyMetricConfig              `mapstructure:"nvidia.gpu.clock.frequency"`
 	NvidiaGpuClockMax                    NvidiaGpuClockMaxMetricConfig                    `mapstructure:"nvidia.gpu.clock.max"`
 	NvidiaGpuClockEventReason            NvidiaGpuClockEventReasonMetricConfig            `mapstructure:"nvidia.gpu.clock_event.reason"`
+	NvidiaGpuDramActivity                NvidiaGpuDramActivityMetricConfig                `mapstructure:"nvidia.gpu.dram.activity"`
 	NvidiaGpuMemoryFree                  NvidiaGpuMemoryFreeMetricConfig                  `mapstructure:"nvidia.gpu.memory.free"`
 	NvidiaGpuMemoryReserved              NvidiaGpuMemoryReservedMetricConfig              `mapstructure:"nvidia.gpu.memory.reserved"`
 	NvidiaGpuMemoryControllerUtilization NvidiaGpuMemoryControllerUtilizationMetricConfig `mapstructure:"nvidia.gpu.memory_controller.utilization"`
 	NvidiaGpuNvlinkErrors                NvidiaGpuNvlinkErrorsMetricConfig                `mapstructure:"nvidia.gpu.nvlink.errors"`
 	NvidiaGpuNvlinkIo                    NvidiaGpuNvlinkIoMetricConfig                    `mapstructure:"nvidia.gpu.nvlink.io"`
 	NvidiaGpuNvlinkLinkIo                NvidiaGpuNvlinkLinkIoMetricConfig                `mapstructure:"nvidia.gpu.nvlink.link.io"`
+	NvidiaGpuNvlinkThroughput            NvidiaGpuNvlinkThroughputMetricConfig            `mapstructure:"nvidia.gpu.nvlink.throughput"`
 	NvidiaGpuPcieLinkGeneration          NvidiaGpuPcieLinkGenerationMetricConfig          `mapstructure:"nvidia.gpu.pcie.link.generation"`
 	NvidiaGpuPcieLinkGenerationMax       NvidiaGpuPcieLinkGenerationMaxMetricConfig       `mapstructure:"nvidia.gpu.pcie.link.generation.max"`
 	NvidiaGpuPcieLinkWidth               NvidiaGpuPcieLinkWidthMetricConfig               `mapstructure:"nvidia.gpu.pcie.link.width"`
 	NvidiaGpuPcieLinkWidthMax            NvidiaGpuPcieLinkWidthMaxMetricConfig            `mapstructure:"nvidia.gpu.pcie.link.width.max"`
 	NvidiaGpuPcieReplay                  NvidiaGpuPcieReplayMetricConfig                  `mapstructure:"nvidia.gpu.pcie.replay"`
 	NvidiaGpuPcieThroughput              NvidiaGpuPcieThroughputMetricConfig              `mapstructure:"nvidia.gpu.pcie.throughput"`
+	NvidiaGpuPipeActivity                NvidiaGpuPipeActivityMetricConfig                `mapstructure:"nvidia.gpu.pipe.activity"`
 	NvidiaGpuPowerLimit                  NvidiaGpuPowerLimitMetricConfig                  `mapstructure:"nvidia.gpu.power.limit"`
 	NvidiaGpuProcessMemoryUsage          NvidiaGpuProcessMemoryUsageMetricConfig          `mapstructure:"nvidia.gpu.process.memory.usage"`
 	NvidiaGpuProcessSmUtilization        NvidiaGpuProcessSmUtilizationMetricConfig        `mapstructure:"nvidia.gpu.process.sm.utilization"`
 	NvidiaGpuRemapFailed                 NvidiaGpuRemapFailedMetricConfig                 `mapstructure:"nvidia.gpu.remap.failed"`
 	NvidiaGpuRemapPending                NvidiaGpuRemapPendingMetricConfig                `mapstructure:"nvidia.gpu.remap.pending"`
 	NvidiaGpuRemappedRows                NvidiaGpuRemappedRowsMetricConfig                `mapstructure:"nvidia.gpu.remapped_rows"`
+	NvidiaGpuSmActivity                  NvidiaGpuSmActivityMetricConfig                  `mapstructure:"nvidia.gpu.sm.activity"`
+	NvidiaGpuSmOccupancy                 NvidiaGpuSmOccupancyMetricConfig                 `mapstructure:"nvidia.gpu.sm.occupancy"`
+	NvidiaGpuTensorActivity              NvidiaGpuTensorActivityMetricConfig              `mapstructure:"nvidia.gpu.tensor.activity"`
 	NvidiaGpuThrottleTime                NvidiaGpuThrottleTimeMetricConfig                `mapstructure:"nvidia.gpu.throttle.time"`
 	NvidiaGpuXidErrors                   NvidiaGpuXidErrorsMetricConfig                   `mapstructure:"nvidia.gpu.xid.errors"`
 }
@@ -1155,6 +1337,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []NvidiaGpuClockEventReasonMetricAttributeKey{NvidiaGpuClockEventReasonMetricAttributeKeyReason},
 		},
+		NvidiaGpuDramActivity: NvidiaGpuDramActivityMetricConfig{
+			Enabled: true,
+		},
 		NvidiaGpuMemoryFree: NvidiaGpuMemoryFreeMetricConfig{
 			Enabled: true,
 		},
@@ -1179,6 +1364,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []NvidiaGpuNvlinkLinkIoMetricAttributeKey{NvidiaGpuNvlinkLinkIoMetricAttributeKeyLink, NvidiaGpuNvlinkLinkIoMetricAttributeKeyDirection},
 		},
+		NvidiaGpuNvlinkThroughput: NvidiaGpuNvlinkThroughputMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuNvlinkThroughputMetricAttributeKey{NvidiaGpuNvlinkThroughputMetricAttributeKeyDirection},
+		},
 		NvidiaGpuPcieLinkGeneration: NvidiaGpuPcieLinkGenerationMetricConfig{
 			Enabled: true,
 		},
@@ -1199,6 +1389,11 @@ func DefaultMetricsConfig() MetricsConfig {
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyDirection},
 		},
+		NvidiaGpuPipeActivity: NvidiaGpuPipeActivityMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategyAvg,
+			EnabledAttributes:   []NvidiaGpuPipeActivityMetricAttributeKey{NvidiaGpuPipeActivityMetricAttributeKeyPipe},
+		},
 		NvidiaGpuPowerLimit: NvidiaGpuPowerLimitMetricConfig{
 			Enabled: true,
 		},
@@ -1218,6 +1413,15 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategySum,
 			EnabledAttributes:   []NvidiaGpuRemappedRowsMetricAttributeKey{NvidiaGpuRemappedRowsMetricAttributeKeyRemapCause},
+		},
+		NvidiaGpuSmActivity: NvidiaGpuSmActivityMetricConfig{
+			Enabled: true,
+		},
+		NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
+			Enabled: true,
+		},
+		NvidiaGpuTensorActivity: NvidiaGpuTensorActivityMetricConfig{
+			Enabled: true,
 		},
 		NvidiaGpuThrottleTime: NvidiaGpuThrottleTimeMetricConfig{
 			Enabled:             true,
@@ -1260,21 +1464,25 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for nvml resource attributes.
 type ResourceAttributesConfig struct {
-	ContainerID             ResourceAttributeConfig `mapstructure:"container.id"`
-	HwID                    ResourceAttributeConfig `mapstructure:"hw.id"`
-	HwModel                 ResourceAttributeConfig `mapstructure:"hw.model"`
-	HwName                  ResourceAttributeConfig `mapstructure:"hw.name"`
-	HwVendor                ResourceAttributeConfig `mapstructure:"hw.vendor"`
-	K8sContainerName        ResourceAttributeConfig `mapstructure:"k8s.container.name"`
-	K8sNamespaceName        ResourceAttributeConfig `mapstructure:"k8s.namespace.name"`
-	K8sPodName              ResourceAttributeConfig `mapstructure:"k8s.pod.name"`
-	K8sPodUID               ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
-	NvidiaCudaDriverVersion ResourceAttributeConfig `mapstructure:"nvidia.cuda.driver.version"`
-	NvidiaDriverVersion     ResourceAttributeConfig `mapstructure:"nvidia.driver.version"`
-	NvidiaGpuIndex          ResourceAttributeConfig `mapstructure:"nvidia.gpu.index"`
-	NvidiaGpuNumaNode       ResourceAttributeConfig `mapstructure:"nvidia.gpu.numa_node"`
-	PciBusID                ResourceAttributeConfig `mapstructure:"pci.bus_id"`
-	ProcessPid              ResourceAttributeConfig `mapstructure:"process.pid"`
+	ContainerID                   ResourceAttributeConfig `mapstructure:"container.id"`
+	HwID                          ResourceAttributeConfig `mapstructure:"hw.id"`
+	HwModel                       ResourceAttributeConfig `mapstructure:"hw.model"`
+	HwName                        ResourceAttributeConfig `mapstructure:"hw.name"`
+	HwVendor                      ResourceAttributeConfig `mapstructure:"hw.vendor"`
+	K8sContainerName              ResourceAttributeConfig `mapstructure:"k8s.container.name"`
+	K8sNamespaceName              ResourceAttributeConfig `mapstructure:"k8s.namespace.name"`
+	K8sPodName                    ResourceAttributeConfig `mapstructure:"k8s.pod.name"`
+	K8sPodUID                     ResourceAttributeConfig `mapstructure:"k8s.pod.uid"`
+	NvidiaCudaDriverVersion       ResourceAttributeConfig `mapstructure:"nvidia.cuda.driver.version"`
+	NvidiaDriverVersion           ResourceAttributeConfig `mapstructure:"nvidia.driver.version"`
+	NvidiaGpuIndex                ResourceAttributeConfig `mapstructure:"nvidia.gpu.index"`
+	NvidiaGpuMigComputeInstanceID ResourceAttributeConfig `mapstructure:"nvidia.gpu.mig.compute_instance_id"`
+	NvidiaGpuMigGpuInstanceID     ResourceAttributeConfig `mapstructure:"nvidia.gpu.mig.gpu_instance_id"`
+	NvidiaGpuMigProfile           ResourceAttributeConfig `mapstructure:"nvidia.gpu.mig.profile"`
+	NvidiaGpuMigUUID              ResourceAttributeConfig `mapstructure:"nvidia.gpu.mig.uuid"`
+	NvidiaGpuNumaNode             ResourceAttributeConfig `mapstructure:"nvidia.gpu.numa_node"`
+	PciBusID                      ResourceAttributeConfig `mapstructure:"pci.bus_id"`
+	ProcessPid                    ResourceAttributeConfig `mapstructure:"process.pid"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
@@ -1313,6 +1521,18 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 			Enabled: true,
 		},
 		NvidiaGpuIndex: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		NvidiaGpuMigComputeInstanceID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		NvidiaGpuMigGpuInstanceID: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		NvidiaGpuMigProfile: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		NvidiaGpuMigUUID: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		NvidiaGpuNumaNode: ResourceAttributeConfig{

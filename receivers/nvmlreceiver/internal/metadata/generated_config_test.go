@@ -79,6 +79,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuClockEventReasonMetricAttributeKey{NvidiaGpuClockEventReasonMetricAttributeKeyReason},
 					},
+					NvidiaGpuDramActivity: NvidiaGpuDramActivityMetricConfig{
+						Enabled: true,
+					},
 					NvidiaGpuMemoryFree: NvidiaGpuMemoryFreeMetricConfig{
 						Enabled: true,
 					},
@@ -103,6 +106,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []NvidiaGpuNvlinkLinkIoMetricAttributeKey{NvidiaGpuNvlinkLinkIoMetricAttributeKeyLink, NvidiaGpuNvlinkLinkIoMetricAttributeKeyDirection},
 					},
+					NvidiaGpuNvlinkThroughput: NvidiaGpuNvlinkThroughputMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuNvlinkThroughputMetricAttributeKey{NvidiaGpuNvlinkThroughputMetricAttributeKeyDirection},
+					},
 					NvidiaGpuPcieLinkGeneration: NvidiaGpuPcieLinkGenerationMetricConfig{
 						Enabled: true,
 					},
@@ -122,6 +130,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyDirection},
+					},
+					NvidiaGpuPipeActivity: NvidiaGpuPipeActivityMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuPipeActivityMetricAttributeKey{NvidiaGpuPipeActivityMetricAttributeKeyPipe},
 					},
 					NvidiaGpuPowerLimit: NvidiaGpuPowerLimitMetricConfig{
 						Enabled: true,
@@ -143,6 +156,15 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []NvidiaGpuRemappedRowsMetricAttributeKey{NvidiaGpuRemappedRowsMetricAttributeKeyRemapCause},
 					},
+					NvidiaGpuSmActivity: NvidiaGpuSmActivityMetricConfig{
+						Enabled: true,
+					},
+					NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
+						Enabled: true,
+					},
+					NvidiaGpuTensorActivity: NvidiaGpuTensorActivityMetricConfig{
+						Enabled: true,
+					},
 					NvidiaGpuThrottleTime: NvidiaGpuThrottleTimeMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategySum,
@@ -155,21 +177,25 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
-					ContainerID:             ResourceAttributeConfig{Enabled: true},
-					HwID:                    ResourceAttributeConfig{Enabled: true},
-					HwModel:                 ResourceAttributeConfig{Enabled: true},
-					HwName:                  ResourceAttributeConfig{Enabled: true},
-					HwVendor:                ResourceAttributeConfig{Enabled: true},
-					K8sContainerName:        ResourceAttributeConfig{Enabled: true},
-					K8sNamespaceName:        ResourceAttributeConfig{Enabled: true},
-					K8sPodName:              ResourceAttributeConfig{Enabled: true},
-					K8sPodUID:               ResourceAttributeConfig{Enabled: true},
-					NvidiaCudaDriverVersion: ResourceAttributeConfig{Enabled: true},
-					NvidiaDriverVersion:     ResourceAttributeConfig{Enabled: true},
-					NvidiaGpuIndex:          ResourceAttributeConfig{Enabled: true},
-					NvidiaGpuNumaNode:       ResourceAttributeConfig{Enabled: true},
-					PciBusID:                ResourceAttributeConfig{Enabled: true},
-					ProcessPid:              ResourceAttributeConfig{Enabled: true},
+					ContainerID:                   ResourceAttributeConfig{Enabled: true},
+					HwID:                          ResourceAttributeConfig{Enabled: true},
+					HwModel:                       ResourceAttributeConfig{Enabled: true},
+					HwName:                        ResourceAttributeConfig{Enabled: true},
+					HwVendor:                      ResourceAttributeConfig{Enabled: true},
+					K8sContainerName:              ResourceAttributeConfig{Enabled: true},
+					K8sNamespaceName:              ResourceAttributeConfig{Enabled: true},
+					K8sPodName:                    ResourceAttributeConfig{Enabled: true},
+					K8sPodUID:                     ResourceAttributeConfig{Enabled: true},
+					NvidiaCudaDriverVersion:       ResourceAttributeConfig{Enabled: true},
+					NvidiaDriverVersion:           ResourceAttributeConfig{Enabled: true},
+					NvidiaGpuIndex:                ResourceAttributeConfig{Enabled: true},
+					NvidiaGpuMigComputeInstanceID: ResourceAttributeConfig{Enabled: true},
+					NvidiaGpuMigGpuInstanceID:     ResourceAttributeConfig{Enabled: true},
+					NvidiaGpuMigProfile:           ResourceAttributeConfig{Enabled: true},
+					NvidiaGpuMigUUID:              ResourceAttributeConfig{Enabled: true},
+					NvidiaGpuNumaNode:             ResourceAttributeConfig{Enabled: true},
+					PciBusID:                      ResourceAttributeConfig{Enabled: true},
+					ProcessPid:                    ResourceAttributeConfig{Enabled: true},
 				},
 			},
 		},
@@ -230,6 +256,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuClockEventReasonMetricAttributeKey{NvidiaGpuClockEventReasonMetricAttributeKeyReason},
 					},
+					NvidiaGpuDramActivity: NvidiaGpuDramActivityMetricConfig{
+						Enabled: false,
+					},
 					NvidiaGpuMemoryFree: NvidiaGpuMemoryFreeMetricConfig{
 						Enabled: false,
 					},
@@ -254,6 +283,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []NvidiaGpuNvlinkLinkIoMetricAttributeKey{NvidiaGpuNvlinkLinkIoMetricAttributeKeyLink, NvidiaGpuNvlinkLinkIoMetricAttributeKeyDirection},
 					},
+					NvidiaGpuNvlinkThroughput: NvidiaGpuNvlinkThroughputMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuNvlinkThroughputMetricAttributeKey{NvidiaGpuNvlinkThroughputMetricAttributeKeyDirection},
+					},
 					NvidiaGpuPcieLinkGeneration: NvidiaGpuPcieLinkGenerationMetricConfig{
 						Enabled: false,
 					},
@@ -273,6 +307,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []NvidiaGpuPcieThroughputMetricAttributeKey{NvidiaGpuPcieThroughputMetricAttributeKeyDirection},
+					},
+					NvidiaGpuPipeActivity: NvidiaGpuPipeActivityMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategyAvg,
+						EnabledAttributes:   []NvidiaGpuPipeActivityMetricAttributeKey{NvidiaGpuPipeActivityMetricAttributeKeyPipe},
 					},
 					NvidiaGpuPowerLimit: NvidiaGpuPowerLimitMetricConfig{
 						Enabled: false,
@@ -294,6 +333,15 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategySum,
 						EnabledAttributes:   []NvidiaGpuRemappedRowsMetricAttributeKey{NvidiaGpuRemappedRowsMetricAttributeKeyRemapCause},
 					},
+					NvidiaGpuSmActivity: NvidiaGpuSmActivityMetricConfig{
+						Enabled: false,
+					},
+					NvidiaGpuSmOccupancy: NvidiaGpuSmOccupancyMetricConfig{
+						Enabled: false,
+					},
+					NvidiaGpuTensorActivity: NvidiaGpuTensorActivityMetricConfig{
+						Enabled: false,
+					},
 					NvidiaGpuThrottleTime: NvidiaGpuThrottleTimeMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategySum,
@@ -306,21 +354,25 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					},
 				},
 				ResourceAttributes: ResourceAttributesConfig{
-					ContainerID:             ResourceAttributeConfig{Enabled: false},
-					HwID:                    ResourceAttributeConfig{Enabled: false},
-					HwModel:                 ResourceAttributeConfig{Enabled: false},
-					HwName:                  ResourceAttributeConfig{Enabled: false},
-					HwVendor:                ResourceAttributeConfig{Enabled: false},
-					K8sContainerName:        ResourceAttributeConfig{Enabled: false},
-					K8sNamespaceName:        ResourceAttributeConfig{Enabled: false},
-					K8sPodName:              ResourceAttributeConfig{Enabled: false},
-					K8sPodUID:               ResourceAttributeConfig{Enabled: false},
-					NvidiaCudaDriverVersion: ResourceAttributeConfig{Enabled: false},
-					NvidiaDriverVersion:     ResourceAttributeConfig{Enabled: false},
-					NvidiaGpuIndex:          ResourceAttributeConfig{Enabled: false},
-					NvidiaGpuNumaNode:       ResourceAttributeConfig{Enabled: false},
-					PciBusID:                ResourceAttributeConfig{Enabled: false},
-					ProcessPid:              ResourceAttributeConfig{Enabled: false},
+					ContainerID:                   ResourceAttributeConfig{Enabled: false},
+					HwID:                          ResourceAttributeConfig{Enabled: false},
+					HwModel:                       ResourceAttributeConfig{Enabled: false},
+					HwName:                        ResourceAttributeConfig{Enabled: false},
+					HwVendor:                      ResourceAttributeConfig{Enabled: false},
+					K8sContainerName:              ResourceAttributeConfig{Enabled: false},
+					K8sNamespaceName:              ResourceAttributeConfig{Enabled: false},
+					K8sPodName:                    ResourceAttributeConfig{Enabled: false},
+					K8sPodUID:                     ResourceAttributeConfig{Enabled: false},
+					NvidiaCudaDriverVersion:       ResourceAttributeConfig{Enabled: false},
+					NvidiaDriverVersion:           ResourceAttributeConfig{Enabled: false},
+					NvidiaGpuIndex:                ResourceAttributeConfig{Enabled: false},
+					NvidiaGpuMigComputeInstanceID: ResourceAttributeConfig{Enabled: false},
+					NvidiaGpuMigGpuInstanceID:     ResourceAttributeConfig{Enabled: false},
+					NvidiaGpuMigProfile:           ResourceAttributeConfig{Enabled: false},
+					NvidiaGpuMigUUID:              ResourceAttributeConfig{Enabled: false},
+					NvidiaGpuNumaNode:             ResourceAttributeConfig{Enabled: false},
+					PciBusID:                      ResourceAttributeConfig{Enabled: false},
+					ProcessPid:                    ResourceAttributeConfig{Enabled: false},
 				},
 			},
 		},
@@ -328,7 +380,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelReceiverAvailableMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, NvidiaGpuBar1LimitMetricConfig{}, NvidiaGpuBar1UsageMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockMaxMetricConfig{}, NvidiaGpuClockEventReasonMetricConfig{}, NvidiaGpuMemoryFreeMetricConfig{}, NvidiaGpuMemoryReservedMetricConfig{}, NvidiaGpuMemoryControllerUtilizationMetricConfig{}, NvidiaGpuNvlinkErrorsMetricConfig{}, NvidiaGpuNvlinkIoMetricConfig{}, NvidiaGpuNvlinkLinkIoMetricConfig{}, NvidiaGpuPcieLinkGenerationMetricConfig{}, NvidiaGpuPcieLinkGenerationMaxMetricConfig{}, NvidiaGpuPcieLinkWidthMetricConfig{}, NvidiaGpuPcieLinkWidthMaxMetricConfig{}, NvidiaGpuPcieReplayMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPowerLimitMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessSmUtilizationMetricConfig{}, NvidiaGpuRemapFailedMetricConfig{}, NvidiaGpuRemapPendingMetricConfig{}, NvidiaGpuRemappedRowsMetricConfig{}, NvidiaGpuThrottleTimeMetricConfig{}, NvidiaGpuXidErrorsMetricConfig{}, ResourceAttributeConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelReceiverAvailableMetricConfig{}, HwEnergyMetricConfig{}, HwErrorsMetricConfig{}, HwGpuMemoryLimitMetricConfig{}, HwGpuMemoryUsageMetricConfig{}, HwGpuUtilizationMetricConfig{}, HwPowerMetricConfig{}, HwTemperatureMetricConfig{}, NvidiaGpuBar1LimitMetricConfig{}, NvidiaGpuBar1UsageMetricConfig{}, NvidiaGpuClockFrequencyMetricConfig{}, NvidiaGpuClockMaxMetricConfig{}, NvidiaGpuClockEventReasonMetricConfig{}, NvidiaGpuDramActivityMetricConfig{}, NvidiaGpuMemoryFreeMetricConfig{}, NvidiaGpuMemoryReservedMetricConfig{}, NvidiaGpuMemoryControllerUtilizationMetricConfig{}, NvidiaGpuNvlinkErrorsMetricConfig{}, NvidiaGpuNvlinkIoMetricConfig{}, NvidiaGpuNvlinkLinkIoMetricConfig{}, NvidiaGpuNvlinkThroughputMetricConfig{}, NvidiaGpuPcieLinkGenerationMetricConfig{}, NvidiaGpuPcieLinkGenerationMaxMetricConfig{}, NvidiaGpuPcieLinkWidthMetricConfig{}, NvidiaGpuPcieLinkWidthMaxMetricConfig{}, NvidiaGpuPcieReplayMetricConfig{}, NvidiaGpuPcieThroughputMetricConfig{}, NvidiaGpuPipeActivityMetricConfig{}, NvidiaGpuPowerLimitMetricConfig{}, NvidiaGpuProcessMemoryUsageMetricConfig{}, NvidiaGpuProcessSmUtilizationMetricConfig{}, NvidiaGpuRemapFailedMetricConfig{}, NvidiaGpuRemapPendingMetricConfig{}, NvidiaGpuRemappedRowsMetricConfig{}, NvidiaGpuSmActivityMetricConfig{}, NvidiaGpuSmOccupancyMetricConfig{}, NvidiaGpuTensorActivityMetricConfig{}, NvidiaGpuThrottleTimeMetricConfig{}, NvidiaGpuXidErrorsMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -453,6 +505,18 @@ func TestNvidiaGpuNvlinkLinkIoMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
 
+func TestNvidiaGpuNvlinkThroughputMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NvidiaGpuNvlinkThroughput
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NvidiaGpuNvlinkThroughputMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.nvlink.throughput doesn't have an attribute invalid, valid attributes: [network.io.direction]")
+
+	cfg = DefaultMetricsConfig().NvidiaGpuNvlinkThroughput
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestNvidiaGpuPcieThroughputMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().NvidiaGpuPcieThroughput
 	require.NoError(t, cfg.Validate())
@@ -461,6 +525,18 @@ func TestNvidiaGpuPcieThroughputMetricsConfig_Validate(t *testing.T) {
 	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.pcie.throughput doesn't have an attribute invalid, valid attributes: [network.io.direction]")
 
 	cfg = DefaultMetricsConfig().NvidiaGpuPcieThroughput
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
+func TestNvidiaGpuPipeActivityMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().NvidiaGpuPipeActivity
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []NvidiaGpuPipeActivityMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric nvidia.gpu.pipe.activity doesn't have an attribute invalid, valid attributes: [nvidia.gpu.pipe]")
+
+	cfg = DefaultMetricsConfig().NvidiaGpuPipeActivity
 	cfg.AggregationStrategy = "invalid"
 	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
 }
@@ -523,41 +599,49 @@ func TestResourceAttributesConfig(t *testing.T) {
 		{
 			name: "all_set",
 			want: ResourceAttributesConfig{
-				ContainerID:             ResourceAttributeConfig{Enabled: true},
-				HwID:                    ResourceAttributeConfig{Enabled: true},
-				HwModel:                 ResourceAttributeConfig{Enabled: true},
-				HwName:                  ResourceAttributeConfig{Enabled: true},
-				HwVendor:                ResourceAttributeConfig{Enabled: true},
-				K8sContainerName:        ResourceAttributeConfig{Enabled: true},
-				K8sNamespaceName:        ResourceAttributeConfig{Enabled: true},
-				K8sPodName:              ResourceAttributeConfig{Enabled: true},
-				K8sPodUID:               ResourceAttributeConfig{Enabled: true},
-				NvidiaCudaDriverVersion: ResourceAttributeConfig{Enabled: true},
-				NvidiaDriverVersion:     ResourceAttributeConfig{Enabled: true},
-				NvidiaGpuIndex:          ResourceAttributeConfig{Enabled: true},
-				NvidiaGpuNumaNode:       ResourceAttributeConfig{Enabled: true},
-				PciBusID:                ResourceAttributeConfig{Enabled: true},
-				ProcessPid:              ResourceAttributeConfig{Enabled: true},
+				ContainerID:                   ResourceAttributeConfig{Enabled: true},
+				HwID:                          ResourceAttributeConfig{Enabled: true},
+				HwModel:                       ResourceAttributeConfig{Enabled: true},
+				HwName:                        ResourceAttributeConfig{Enabled: true},
+				HwVendor:                      ResourceAttributeConfig{Enabled: true},
+				K8sContainerName:              ResourceAttributeConfig{Enabled: true},
+				K8sNamespaceName:              ResourceAttributeConfig{Enabled: true},
+				K8sPodName:                    ResourceAttributeConfig{Enabled: true},
+				K8sPodUID:                     ResourceAttributeConfig{Enabled: true},
+				NvidiaCudaDriverVersion:       ResourceAttributeConfig{Enabled: true},
+				NvidiaDriverVersion:           ResourceAttributeConfig{Enabled: true},
+				NvidiaGpuIndex:                ResourceAttributeConfig{Enabled: true},
+				NvidiaGpuMigComputeInstanceID: ResourceAttributeConfig{Enabled: true},
+				NvidiaGpuMigGpuInstanceID:     ResourceAttributeConfig{Enabled: true},
+				NvidiaGpuMigProfile:           ResourceAttributeConfig{Enabled: true},
+				NvidiaGpuMigUUID:              ResourceAttributeConfig{Enabled: true},
+				NvidiaGpuNumaNode:             ResourceAttributeConfig{Enabled: true},
+				PciBusID:                      ResourceAttributeConfig{Enabled: true},
+				ProcessPid:                    ResourceAttributeConfig{Enabled: true},
 			},
 		},
 		{
 			name: "none_set",
 			want: ResourceAttributesConfig{
-				ContainerID:             ResourceAttributeConfig{Enabled: false},
-				HwID:                    ResourceAttributeConfig{Enabled: false},
-				HwModel:                 ResourceAttributeConfig{Enabled: false},
-				HwName:                  ResourceAttributeConfig{Enabled: false},
-				HwVendor:                ResourceAttributeConfig{Enabled: false},
-				K8sContainerName:        ResourceAttributeConfig{Enabled: false},
-				K8sNamespaceName:        ResourceAttributeConfig{Enabled: false},
-				K8sPodName:              ResourceAttributeConfig{Enabled: false},
-				K8sPodUID:               ResourceAttributeConfig{Enabled: false},
-				NvidiaCudaDriverVersion: ResourceAttributeConfig{Enabled: false},
-				NvidiaDriverVersion:     ResourceAttributeConfig{Enabled: false},
-				NvidiaGpuIndex:          ResourceAttributeConfig{Enabled: false},
-				NvidiaGpuNumaNode:       ResourceAttributeConfig{Enabled: false},
-				PciBusID:                ResourceAttributeConfig{Enabled: false},
-				ProcessPid:              ResourceAttributeConfig{Enabled: false},
+				ContainerID:                   ResourceAttributeConfig{Enabled: false},
+				HwID:                          ResourceAttributeConfig{Enabled: false},
+				HwModel:                       ResourceAttributeConfig{Enabled: false},
+				HwName:                        ResourceAttributeConfig{Enabled: false},
+				HwVendor:                      ResourceAttributeConfig{Enabled: false},
+				K8sContainerName:              ResourceAttributeConfig{Enabled: false},
+				K8sNamespaceName:              ResourceAttributeConfig{Enabled: false},
+				K8sPodName:                    ResourceAttributeConfig{Enabled: false},
+				K8sPodUID:                     ResourceAttributeConfig{Enabled: false},
+				NvidiaCudaDriverVersion:       ResourceAttributeConfig{Enabled: false},
+				NvidiaDriverVersion:           ResourceAttributeConfig{Enabled: false},
+				NvidiaGpuIndex:                ResourceAttributeConfig{Enabled: false},
+				NvidiaGpuMigComputeInstanceID: ResourceAttributeConfig{Enabled: false},
+				NvidiaGpuMigGpuInstanceID:     ResourceAttributeConfig{Enabled: false},
+				NvidiaGpuMigProfile:           ResourceAttributeConfig{Enabled: false},
+				NvidiaGpuMigUUID:              ResourceAttributeConfig{Enabled: false},
+				NvidiaGpuNumaNode:             ResourceAttributeConfig{Enabled: false},
+				PciBusID:                      ResourceAttributeConfig{Enabled: false},
+				ProcessPid:                    ResourceAttributeConfig{Enabled: false},
 			},
 		},
 	}

@@ -161,6 +161,36 @@ var MapAttributeNvlinkErrorType = map[string]AttributeNvlinkErrorType{
 	"recovery": AttributeNvlinkErrorTypeRecovery,
 }
 
+// AttributePipe specifies the value pipe attribute.
+type AttributePipe int
+
+const (
+	_ AttributePipe = iota
+	AttributePipeFp16
+	AttributePipeFp32
+	AttributePipeFp64
+)
+
+// String returns the string representation of the AttributePipe.
+func (av AttributePipe) String() string {
+	switch av {
+	case AttributePipeFp16:
+		return "fp16"
+	case AttributePipeFp32:
+		return "fp32"
+	case AttributePipeFp64:
+		return "fp64"
+	}
+	return ""
+}
+
+// MapAttributePipe is a helper map of string to AttributePipe attribute value.
+var MapAttributePipe = map[string]AttributePipe{
+	"fp16": AttributePipeFp16,
+	"fp32": AttributePipeFp32,
+	"fp64": AttributePipeFp64,
+}
+
 // AttributeReason specifies the value reason attribute.
 type AttributeReason int
 
@@ -402,6 +432,9 @@ var MetricsInfo = metricsInfo{
 		Name:       "nvidia.gpu.clock_event.reason",
 		Attributes: []string{"reason"},
 	},
+	NvidiaGpuDramActivity: metricInfo{
+		Name: "nvidia.gpu.dram.activity",
+	},
 	NvidiaGpuMemoryFree: metricInfo{
 		Name: "nvidia.gpu.memory.free",
 	},
@@ -423,6 +456,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "nvidia.gpu.nvlink.link.io",
 		Attributes: []string{"link", "direction"},
 	},
+	NvidiaGpuNvlinkThroughput: metricInfo{
+		Name:       "nvidia.gpu.nvlink.throughput",
+		Attributes: []string{"direction"},
+	},
 	NvidiaGpuPcieLinkGeneration: metricInfo{
 		Name: "nvidia.gpu.pcie.link.generation",
 	},
@@ -442,6 +479,10 @@ var MetricsInfo = metricsInfo{
 		Name:       "nvidia.gpu.pcie.throughput",
 		Attributes: []string{"direction"},
 	},
+	NvidiaGpuPipeActivity: metricInfo{
+		Name:       "nvidia.gpu.pipe.activity",
+		Attributes: []string{"pipe"},
+	},
 	NvidiaGpuPowerLimit: metricInfo{
 		Name: "nvidia.gpu.power.limit",
 	},
@@ -460,6 +501,15 @@ var MetricsInfo = metricsInfo{
 	NvidiaGpuRemappedRows: metricInfo{
 		Name:       "nvidia.gpu.remapped_rows",
 		Attributes: []string{"remap_cause"},
+	},
+	NvidiaGpuSmActivity: metricInfo{
+		Name: "nvidia.gpu.sm.activity",
+	},
+	NvidiaGpuSmOccupancy: metricInfo{
+		Name: "nvidia.gpu.sm.occupancy",
+	},
+	NvidiaGpuTensorActivity: metricInfo{
+		Name: "nvidia.gpu.tensor.activity",
 	},
 	NvidiaGpuThrottleTime: metricInfo{
 		Name:       "nvidia.gpu.throttle.time",
@@ -485,24 +535,30 @@ type metricsInfo struct {
 	NvidiaGpuClockFrequency              metricInfo
 	NvidiaGpuClockMax                    metricInfo
 	NvidiaGpuClockEventReason            metricInfo
+	NvidiaGpuDramActivity                metricInfo
 	NvidiaGpuMemoryFree                  metricInfo
 	NvidiaGpuMemoryReserved              metricInfo
 	NvidiaGpuMemoryControllerUtilization metricInfo
 	NvidiaGpuNvlinkErrors                metricInfo
 	NvidiaGpuNvlinkIo                    metricInfo
 	NvidiaGpuNvlinkLinkIo                metricInfo
+	NvidiaGpuNvlinkThroughput            metricInfo
 	NvidiaGpuPcieLinkGeneration          metricInfo
 	NvidiaGpuPcieLinkGenerationMax       metricInfo
 	NvidiaGpuPcieLinkWidth               metricInfo
 	NvidiaGpuPcieLinkWidthMax            metricInfo
 	NvidiaGpuPcieReplay                  metricInfo
 	NvidiaGpuPcieThroughput              metricInfo
+	NvidiaGpuPipeActivity                metricInfo
 	NvidiaGpuPowerLimit                  metricInfo
 	NvidiaGpuProcessMemoryUsage          metricInfo
 	NvidiaGpuProcessSmUtilization        metricInfo
 	NvidiaGpuRemapFailed                 metricInfo
 	NvidiaGpuRemapPending                metricInfo
 	NvidiaGpuRemappedRows                metricInfo
+	NvidiaGpuSmActivity                  metricInfo
+	NvidiaGpuSmOccupancy                 metricInfo
+	NvidiaGpuTensorActivity              metricInfo
 	NvidiaGpuThrottleTime                metricInfo
 	NvidiaGpuXidErrors                   metricInfo
 }
@@ -1450,6 +1506,56 @@ func newMetricNvidiaGpuClockEventReason(cfg NvidiaGpuClockEventReasonMetricConfi
 	return m
 }
 
+type metricNvidiaGpuDramActivity struct {
+	data     pmetric.Metric                    // data buffer for generated metric.
+	config   NvidiaGpuDramActivityMetricConfig // metric config provided by user.
+	capacity int                               // max observed number of data points added to the metric.
+}
+
+// init fills nvidia.gpu.dram.activity metric with initial data.
+func (m *metricNvidiaGpuDramActivity) init() {
+	m.data.SetName("nvidia.gpu.dram.activity")
+	m.data.SetDescription("Share of the DRAM bandwidth used against its theoretical maximum, between two GPM samples (Hopper+).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricNvidiaGpuDramActivity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuDramActivity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuDramActivity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuDramActivity(cfg NvidiaGpuDramActivityMetricConfig) metricNvidiaGpuDramActivity {
+	m := metricNvidiaGpuDramActivity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricNvidiaGpuMemoryFree struct {
 	data     pmetric.Metric                  // data buffer for generated metric.
 	config   NvidiaGpuMemoryFreeMetricConfig // metric config provided by user.
@@ -1880,6 +1986,95 @@ func newMetricNvidiaGpuNvlinkLinkIo(cfg NvidiaGpuNvlinkLinkIoMetricConfig) metri
 	return m
 }
 
+type metricNvidiaGpuNvlinkThroughput struct {
+	data          pmetric.Metric                        // data buffer for generated metric.
+	config        NvidiaGpuNvlinkThroughputMetricConfig // metric config provided by user.
+	capacity      int                                   // max observed number of data points added to the metric.
+	aggDataPoints []float64                             // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nvidia.gpu.nvlink.throughput metric with initial data.
+func (m *metricNvidiaGpuNvlinkThroughput) init() {
+	m.data.SetName("nvidia.gpu.nvlink.throughput")
+	m.data.SetDescription("NVLink bytes per second over all links between two GPM samples (Hopper+).")
+	m.data.SetUnit("By/s")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNvidiaGpuNvlinkThroughput) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, directionAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuNvlinkThroughputMetricAttributeKeyDirection) {
+		dp.Attributes().PutStr("network.io.direction", directionAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuNvlinkThroughput) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuNvlinkThroughput) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuNvlinkThroughput(cfg NvidiaGpuNvlinkThroughputMetricConfig) metricNvidiaGpuNvlinkThroughput {
+	m := metricNvidiaGpuNvlinkThroughput{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricNvidiaGpuPcieLinkGeneration struct {
 	data     pmetric.Metric                          // data buffer for generated metric.
 	config   NvidiaGpuPcieLinkGenerationMetricConfig // metric config provided by user.
@@ -2213,6 +2408,95 @@ func (m *metricNvidiaGpuPcieThroughput) emit(metrics pmetric.MetricSlice) {
 
 func newMetricNvidiaGpuPcieThroughput(cfg NvidiaGpuPcieThroughputMetricConfig) metricNvidiaGpuPcieThroughput {
 	m := metricNvidiaGpuPcieThroughput{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricNvidiaGpuPipeActivity struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        NvidiaGpuPipeActivityMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []float64                         // slice containing number of aggregated datapoints at each index
+}
+
+// init fills nvidia.gpu.pipe.activity metric with initial data.
+func (m *metricNvidiaGpuPipeActivity) init() {
+	m.data.SetName("nvidia.gpu.pipe.activity")
+	m.data.SetDescription("Share of the time the SMs ran non-tensor math on the pipe, between two GPM samples (Hopper+).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricNvidiaGpuPipeActivity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64, pipeAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, NvidiaGpuPipeActivityMetricAttributeKeyPipe) {
+		dp.Attributes().PutStr("nvidia.gpu.pipe", pipeAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Gauge().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetDoubleValue(dpi.DoubleValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.DoubleValue() > val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.DoubleValue() < val {
+					dpi.SetDoubleValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetDoubleValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuPipeActivity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuPipeActivity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Gauge().DataPoints().At(i).SetDoubleValue(m.data.Gauge().DataPoints().At(i).DoubleValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuPipeActivity(cfg NvidiaGpuPipeActivityMetricConfig) metricNvidiaGpuPipeActivity {
+	m := metricNvidiaGpuPipeActivity{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -2564,6 +2848,156 @@ func newMetricNvidiaGpuRemappedRows(cfg NvidiaGpuRemappedRowsMetricConfig) metri
 	return m
 }
 
+type metricNvidiaGpuSmActivity struct {
+	data     pmetric.Metric                  // data buffer for generated metric.
+	config   NvidiaGpuSmActivityMetricConfig // metric config provided by user.
+	capacity int                             // max observed number of data points added to the metric.
+}
+
+// init fills nvidia.gpu.sm.activity metric with initial data.
+func (m *metricNvidiaGpuSmActivity) init() {
+	m.data.SetName("nvidia.gpu.sm.activity")
+	m.data.SetDescription("Share of the SMs that were busy, between two GPM samples (Hopper+).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricNvidiaGpuSmActivity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuSmActivity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuSmActivity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuSmActivity(cfg NvidiaGpuSmActivityMetricConfig) metricNvidiaGpuSmActivity {
+	m := metricNvidiaGpuSmActivity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricNvidiaGpuSmOccupancy struct {
+	data     pmetric.Metric                   // data buffer for generated metric.
+	config   NvidiaGpuSmOccupancyMetricConfig // metric config provided by user.
+	capacity int                              // max observed number of data points added to the metric.
+}
+
+// init fills nvidia.gpu.sm.occupancy metric with initial data.
+func (m *metricNvidiaGpuSmOccupancy) init() {
+	m.data.SetName("nvidia.gpu.sm.occupancy")
+	m.data.SetDescription("Active warps against the theoretical maximum, between two GPM samples (Hopper+).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricNvidiaGpuSmOccupancy) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuSmOccupancy) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuSmOccupancy) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuSmOccupancy(cfg NvidiaGpuSmOccupancyMetricConfig) metricNvidiaGpuSmOccupancy {
+	m := metricNvidiaGpuSmOccupancy{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricNvidiaGpuTensorActivity struct {
+	data     pmetric.Metric                      // data buffer for generated metric.
+	config   NvidiaGpuTensorActivityMetricConfig // metric config provided by user.
+	capacity int                                 // max observed number of data points added to the metric.
+}
+
+// init fills nvidia.gpu.tensor.activity metric with initial data.
+func (m *metricNvidiaGpuTensorActivity) init() {
+	m.data.SetName("nvidia.gpu.tensor.activity")
+	m.data.SetDescription("Share of the time the SMs ran tensor operations of any kind, between two GPM samples (Hopper+).")
+	m.data.SetUnit("1")
+	m.data.SetEmptyGauge()
+}
+
+func (m *metricNvidiaGpuTensorActivity) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val float64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Gauge().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetDoubleValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricNvidiaGpuTensorActivity) updateCapacity() {
+	if m.data.Gauge().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Gauge().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricNvidiaGpuTensorActivity) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Gauge().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricNvidiaGpuTensorActivity(cfg NvidiaGpuTensorActivityMetricConfig) metricNvidiaGpuTensorActivity {
+	m := metricNvidiaGpuTensorActivity{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
 type metricNvidiaGpuThrottleTime struct {
 	data          pmetric.Metric                    // data buffer for generated metric.
 	config        NvidiaGpuThrottleTimeMetricConfig // metric config provided by user.
@@ -2769,24 +3203,30 @@ type MetricsBuilder struct {
 	metricNvidiaGpuClockFrequency              metricNvidiaGpuClockFrequency
 	metricNvidiaGpuClockMax                    metricNvidiaGpuClockMax
 	metricNvidiaGpuClockEventReason            metricNvidiaGpuClockEventReason
+	metricNvidiaGpuDramActivity                metricNvidiaGpuDramActivity
 	metricNvidiaGpuMemoryFree                  metricNvidiaGpuMemoryFree
 	metricNvidiaGpuMemoryReserved              metricNvidiaGpuMemoryReserved
 	metricNvidiaGpuMemoryControllerUtilization metricNvidiaGpuMemoryControllerUtilization
 	metricNvidiaGpuNvlinkErrors                metricNvidiaGpuNvlinkErrors
 	metricNvidiaGpuNvlinkIo                    metricNvidiaGpuNvlinkIo
 	metricNvidiaGpuNvlinkLinkIo                metricNvidiaGpuNvlinkLinkIo
+	metricNvidiaGpuNvlinkThroughput            metricNvidiaGpuNvlinkThroughput
 	metricNvidiaGpuPcieLinkGeneration          metricNvidiaGpuPcieLinkGeneration
 	metricNvidiaGpuPcieLinkGenerationMax       metricNvidiaGpuPcieLinkGenerationMax
 	metricNvidiaGpuPcieLinkWidth               metricNvidiaGpuPcieLinkWidth
 	metricNvidiaGpuPcieLinkWidthMax            metricNvidiaGpuPcieLinkWidthMax
 	metricNvidiaGpuPcieReplay                  metricNvidiaGpuPcieReplay
 	metricNvidiaGpuPcieThroughput              metricNvidiaGpuPcieThroughput
+	metricNvidiaGpuPipeActivity                metricNvidiaGpuPipeActivity
 	metricNvidiaGpuPowerLimit                  metricNvidiaGpuPowerLimit
 	metricNvidiaGpuProcessMemoryUsage          metricNvidiaGpuProcessMemoryUsage
 	metricNvidiaGpuProcessSmUtilization        metricNvidiaGpuProcessSmUtilization
 	metricNvidiaGpuRemapFailed                 metricNvidiaGpuRemapFailed
 	metricNvidiaGpuRemapPending                metricNvidiaGpuRemapPending
 	metricNvidiaGpuRemappedRows                metricNvidiaGpuRemappedRows
+	metricNvidiaGpuSmActivity                  metricNvidiaGpuSmActivity
+	metricNvidiaGpuSmOccupancy                 metricNvidiaGpuSmOccupancy
+	metricNvidiaGpuTensorActivity              metricNvidiaGpuTensorActivity
 	metricNvidiaGpuThrottleTime                metricNvidiaGpuThrottleTime
 	metricNvidiaGpuXidErrors                   metricNvidiaGpuXidErrors
 }
@@ -2827,24 +3267,30 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 		metricNvidiaGpuClockFrequency:              newMetricNvidiaGpuClockFrequency(mbc.Metrics.NvidiaGpuClockFrequency),
 		metricNvidiaGpuClockMax:                    newMetricNvidiaGpuClockMax(mbc.Metrics.NvidiaGpuClockMax),
 		metricNvidiaGpuClockEventReason:            newMetricNvidiaGpuClockEventReason(mbc.Metrics.NvidiaGpuClockEventReason),
+		metricNvidiaGpuDramActivity:                newMetricNvidiaGpuDramActivity(mbc.Metrics.NvidiaGpuDramActivity),
 		metricNvidiaGpuMemoryFree:                  newMetricNvidiaGpuMemoryFree(mbc.Metrics.NvidiaGpuMemoryFree),
 		metricNvidiaGpuMemoryReserved:              newMetricNvidiaGpuMemoryReserved(mbc.Metrics.NvidiaGpuMemoryReserved),
 		metricNvidiaGpuMemoryControllerUtilization: newMetricNvidiaGpuMemoryControllerUtilization(mbc.Metrics.NvidiaGpuMemoryControllerUtilization),
 		metricNvidiaGpuNvlinkErrors:                newMetricNvidiaGpuNvlinkErrors(mbc.Metrics.NvidiaGpuNvlinkErrors),
 		metricNvidiaGpuNvlinkIo:                    newMetricNvidiaGpuNvlinkIo(mbc.Metrics.NvidiaGpuNvlinkIo),
 		metricNvidiaGpuNvlinkLinkIo:                newMetricNvidiaGpuNvlinkLinkIo(mbc.Metrics.NvidiaGpuNvlinkLinkIo),
+		metricNvidiaGpuNvlinkThroughput:            newMetricNvidiaGpuNvlinkThroughput(mbc.Metrics.NvidiaGpuNvlinkThroughput),
 		metricNvidiaGpuPcieLinkGeneration:          newMetricNvidiaGpuPcieLinkGeneration(mbc.Metrics.NvidiaGpuPcieLinkGeneration),
 		metricNvidiaGpuPcieLinkGenerationMax:       newMetricNvidiaGpuPcieLinkGenerationMax(mbc.Metrics.NvidiaGpuPcieLinkGenerationMax),
 		metricNvidiaGpuPcieLinkWidth:               newMetricNvidiaGpuPcieLinkWidth(mbc.Metrics.NvidiaGpuPcieLinkWidth),
 		metricNvidiaGpuPcieLinkWidthMax:            newMetricNvidiaGpuPcieLinkWidthMax(mbc.Metrics.NvidiaGpuPcieLinkWidthMax),
 		metricNvidiaGpuPcieReplay:                  newMetricNvidiaGpuPcieReplay(mbc.Metrics.NvidiaGpuPcieReplay),
 		metricNvidiaGpuPcieThroughput:              newMetricNvidiaGpuPcieThroughput(mbc.Metrics.NvidiaGpuPcieThroughput),
+		metricNvidiaGpuPipeActivity:                newMetricNvidiaGpuPipeActivity(mbc.Metrics.NvidiaGpuPipeActivity),
 		metricNvidiaGpuPowerLimit:                  newMetricNvidiaGpuPowerLimit(mbc.Metrics.NvidiaGpuPowerLimit),
 		metricNvidiaGpuProcessMemoryUsage:          newMetricNvidiaGpuProcessMemoryUsage(mbc.Metrics.NvidiaGpuProcessMemoryUsage),
 		metricNvidiaGpuProcessSmUtilization:        newMetricNvidiaGpuProcessSmUtilization(mbc.Metrics.NvidiaGpuProcessSmUtilization),
 		metricNvidiaGpuRemapFailed:                 newMetricNvidiaGpuRemapFailed(mbc.Metrics.NvidiaGpuRemapFailed),
 		metricNvidiaGpuRemapPending:                newMetricNvidiaGpuRemapPending(mbc.Metrics.NvidiaGpuRemapPending),
 		metricNvidiaGpuRemappedRows:                newMetricNvidiaGpuRemappedRows(mbc.Metrics.NvidiaGpuRemappedRows),
+		metricNvidiaGpuSmActivity:                  newMetricNvidiaGpuSmActivity(mbc.Metrics.NvidiaGpuSmActivity),
+		metricNvidiaGpuSmOccupancy:                 newMetricNvidiaGpuSmOccupancy(mbc.Metrics.NvidiaGpuSmOccupancy),
+		metricNvidiaGpuTensorActivity:              newMetricNvidiaGpuTensorActivity(mbc.Metrics.NvidiaGpuTensorActivity),
 		metricNvidiaGpuThrottleTime:                newMetricNvidiaGpuThrottleTime(mbc.Metrics.NvidiaGpuThrottleTime),
 		metricNvidiaGpuXidErrors:                   newMetricNvidiaGpuXidErrors(mbc.Metrics.NvidiaGpuXidErrors),
 		resourceAttributeIncludeFilter:             make(map[string]filter.Filter),
@@ -2921,6 +3367,30 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, opt
 	}
 	if mbc.ResourceAttributes.NvidiaGpuIndex.MetricsExclude != nil {
 		mb.resourceAttributeExcludeFilter["nvidia.gpu.index"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuIndex.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigComputeInstanceID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["nvidia.gpu.mig.compute_instance_id"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigComputeInstanceID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigComputeInstanceID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["nvidia.gpu.mig.compute_instance_id"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigComputeInstanceID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigGpuInstanceID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["nvidia.gpu.mig.gpu_instance_id"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigGpuInstanceID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigGpuInstanceID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["nvidia.gpu.mig.gpu_instance_id"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigGpuInstanceID.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigProfile.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["nvidia.gpu.mig.profile"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigProfile.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigProfile.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["nvidia.gpu.mig.profile"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigProfile.MetricsExclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigUUID.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["nvidia.gpu.mig.uuid"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigUUID.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.NvidiaGpuMigUUID.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["nvidia.gpu.mig.uuid"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuMigUUID.MetricsExclude)
 	}
 	if mbc.ResourceAttributes.NvidiaGpuNumaNode.MetricsInclude != nil {
 		mb.resourceAttributeIncludeFilter["nvidia.gpu.numa_node"] = filter.CreateFilter(mbc.ResourceAttributes.NvidiaGpuNumaNode.MetricsInclude)
@@ -3022,24 +3492,30 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricNvidiaGpuClockFrequency.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockMax.emit(ils.Metrics())
 	mb.metricNvidiaGpuClockEventReason.emit(ils.Metrics())
+	mb.metricNvidiaGpuDramActivity.emit(ils.Metrics())
 	mb.metricNvidiaGpuMemoryFree.emit(ils.Metrics())
 	mb.metricNvidiaGpuMemoryReserved.emit(ils.Metrics())
 	mb.metricNvidiaGpuMemoryControllerUtilization.emit(ils.Metrics())
 	mb.metricNvidiaGpuNvlinkErrors.emit(ils.Metrics())
 	mb.metricNvidiaGpuNvlinkIo.emit(ils.Metrics())
 	mb.metricNvidiaGpuNvlinkLinkIo.emit(ils.Metrics())
+	mb.metricNvidiaGpuNvlinkThroughput.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieLinkGeneration.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieLinkGenerationMax.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieLinkWidth.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieLinkWidthMax.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieReplay.emit(ils.Metrics())
 	mb.metricNvidiaGpuPcieThroughput.emit(ils.Metrics())
+	mb.metricNvidiaGpuPipeActivity.emit(ils.Metrics())
 	mb.metricNvidiaGpuPowerLimit.emit(ils.Metrics())
 	mb.metricNvidiaGpuProcessMemoryUsage.emit(ils.Metrics())
 	mb.metricNvidiaGpuProcessSmUtilization.emit(ils.Metrics())
 	mb.metricNvidiaGpuRemapFailed.emit(ils.Metrics())
 	mb.metricNvidiaGpuRemapPending.emit(ils.Metrics())
 	mb.metricNvidiaGpuRemappedRows.emit(ils.Metrics())
+	mb.metricNvidiaGpuSmActivity.emit(ils.Metrics())
+	mb.metricNvidiaGpuSmOccupancy.emit(ils.Metrics())
+	mb.metricNvidiaGpuTensorActivity.emit(ils.Metrics())
 	mb.metricNvidiaGpuThrottleTime.emit(ils.Metrics())
 	mb.metricNvidiaGpuXidErrors.emit(ils.Metrics())
 
@@ -3138,6 +3614,11 @@ func (mb *MetricsBuilder) RecordNvidiaGpuClockEventReasonDataPoint(ts pcommon.Ti
 	mb.metricNvidiaGpuClockEventReason.recordDataPoint(mb.startTime, ts, val, reasonAttributeValue.String())
 }
 
+// RecordNvidiaGpuDramActivityDataPoint adds a data point to nvidia.gpu.dram.activity metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuDramActivityDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricNvidiaGpuDramActivity.recordDataPoint(mb.startTime, ts, val)
+}
+
 // RecordNvidiaGpuMemoryFreeDataPoint adds a data point to nvidia.gpu.memory.free metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuMemoryFreeDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricNvidiaGpuMemoryFree.recordDataPoint(mb.startTime, ts, val)
@@ -3166,6 +3647,11 @@ func (mb *MetricsBuilder) RecordNvidiaGpuNvlinkIoDataPoint(ts pcommon.Timestamp,
 // RecordNvidiaGpuNvlinkLinkIoDataPoint adds a data point to nvidia.gpu.nvlink.link.io metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuNvlinkLinkIoDataPoint(ts pcommon.Timestamp, val int64, linkAttributeValue int64, directionAttributeValue AttributeDirection) {
 	mb.metricNvidiaGpuNvlinkLinkIo.recordDataPoint(mb.startTime, ts, val, linkAttributeValue, directionAttributeValue.String())
+}
+
+// RecordNvidiaGpuNvlinkThroughputDataPoint adds a data point to nvidia.gpu.nvlink.throughput metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuNvlinkThroughputDataPoint(ts pcommon.Timestamp, val float64, directionAttributeValue AttributeDirection) {
+	mb.metricNvidiaGpuNvlinkThroughput.recordDataPoint(mb.startTime, ts, val, directionAttributeValue.String())
 }
 
 // RecordNvidiaGpuPcieLinkGenerationDataPoint adds a data point to nvidia.gpu.pcie.link.generation metric.
@@ -3198,6 +3684,11 @@ func (mb *MetricsBuilder) RecordNvidiaGpuPcieThroughputDataPoint(ts pcommon.Time
 	mb.metricNvidiaGpuPcieThroughput.recordDataPoint(mb.startTime, ts, val, directionAttributeValue.String())
 }
 
+// RecordNvidiaGpuPipeActivityDataPoint adds a data point to nvidia.gpu.pipe.activity metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuPipeActivityDataPoint(ts pcommon.Timestamp, val float64, pipeAttributeValue AttributePipe) {
+	mb.metricNvidiaGpuPipeActivity.recordDataPoint(mb.startTime, ts, val, pipeAttributeValue.String())
+}
+
 // RecordNvidiaGpuPowerLimitDataPoint adds a data point to nvidia.gpu.power.limit metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuPowerLimitDataPoint(ts pcommon.Timestamp, val float64) {
 	mb.metricNvidiaGpuPowerLimit.recordDataPoint(mb.startTime, ts, val)
@@ -3226,6 +3717,21 @@ func (mb *MetricsBuilder) RecordNvidiaGpuRemapPendingDataPoint(ts pcommon.Timest
 // RecordNvidiaGpuRemappedRowsDataPoint adds a data point to nvidia.gpu.remapped_rows metric.
 func (mb *MetricsBuilder) RecordNvidiaGpuRemappedRowsDataPoint(ts pcommon.Timestamp, val int64, remapCauseAttributeValue AttributeRemapCause) {
 	mb.metricNvidiaGpuRemappedRows.recordDataPoint(mb.startTime, ts, val, remapCauseAttributeValue.String())
+}
+
+// RecordNvidiaGpuSmActivityDataPoint adds a data point to nvidia.gpu.sm.activity metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuSmActivityDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricNvidiaGpuSmActivity.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordNvidiaGpuSmOccupancyDataPoint adds a data point to nvidia.gpu.sm.occupancy metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuSmOccupancyDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricNvidiaGpuSmOccupancy.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordNvidiaGpuTensorActivityDataPoint adds a data point to nvidia.gpu.tensor.activity metric.
+func (mb *MetricsBuilder) RecordNvidiaGpuTensorActivityDataPoint(ts pcommon.Timestamp, val float64) {
+	mb.metricNvidiaGpuTensorActivity.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordNvidiaGpuThrottleTimeDataPoint adds a data point to nvidia.gpu.throttle.time metric.

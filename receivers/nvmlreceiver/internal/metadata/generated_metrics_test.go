@@ -77,7 +77,9 @@ func TestMetricsBuilder(t *testing.T) {
 			aggMap["nvidia.gpu.nvlink.errors"] = mb.metricNvidiaGpuNvlinkErrors.config.AggregationStrategy
 			aggMap["nvidia.gpu.nvlink.io"] = mb.metricNvidiaGpuNvlinkIo.config.AggregationStrategy
 			aggMap["nvidia.gpu.nvlink.link.io"] = mb.metricNvidiaGpuNvlinkLinkIo.config.AggregationStrategy
+			aggMap["nvidia.gpu.nvlink.throughput"] = mb.metricNvidiaGpuNvlinkThroughput.config.AggregationStrategy
 			aggMap["nvidia.gpu.pcie.throughput"] = mb.metricNvidiaGpuPcieThroughput.config.AggregationStrategy
+			aggMap["nvidia.gpu.pipe.activity"] = mb.metricNvidiaGpuPipeActivity.config.AggregationStrategy
 			aggMap["nvidia.gpu.remapped_rows"] = mb.metricNvidiaGpuRemappedRows.config.AggregationStrategy
 			aggMap["nvidia.gpu.throttle.time"] = mb.metricNvidiaGpuThrottleTime.config.AggregationStrategy
 			aggMap["nvidia.gpu.xid.errors"] = mb.metricNvidiaGpuXidErrors.config.AggregationStrategy
@@ -151,6 +153,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordNvidiaGpuDramActivityDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordNvidiaGpuMemoryFreeDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -178,6 +183,12 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
+			mb.RecordNvidiaGpuNvlinkThroughputDataPoint(ts, 1, AttributeDirectionTransmit)
+			if tt.name == "reaggregate_set" {
+				mb.RecordNvidiaGpuNvlinkThroughputDataPoint(ts, 3, AttributeDirectionReceive)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
 			mb.RecordNvidiaGpuPcieLinkGenerationDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
@@ -196,6 +207,12 @@ func TestMetricsBuilder(t *testing.T) {
 			mb.RecordNvidiaGpuPcieThroughputDataPoint(ts, 1, AttributeDirectionTransmit)
 			if tt.name == "reaggregate_set" {
 				mb.RecordNvidiaGpuPcieThroughputDataPoint(ts, 3, AttributeDirectionReceive)
+			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNvidiaGpuPipeActivityDataPoint(ts, 1, AttributePipeFp16)
+			if tt.name == "reaggregate_set" {
+				mb.RecordNvidiaGpuPipeActivityDataPoint(ts, 3, AttributePipeFp32)
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -218,6 +235,15 @@ func TestMetricsBuilder(t *testing.T) {
 			if tt.name == "reaggregate_set" {
 				mb.RecordNvidiaGpuRemappedRowsDataPoint(ts, 3, AttributeRemapCauseUncorrectable)
 			}
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNvidiaGpuSmActivityDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNvidiaGpuSmOccupancyDataPoint(ts, 1)
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordNvidiaGpuTensorActivityDataPoint(ts, 1)
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordNvidiaGpuThrottleTimeDataPoint(ts, 1, AttributeThrottleCausePower)
@@ -244,6 +270,10 @@ func TestMetricsBuilder(t *testing.T) {
 			rb.SetNvidiaCudaDriverVersion("nvidia.cuda.driver.version-val")
 			rb.SetNvidiaDriverVersion("nvidia.driver.version-val")
 			rb.SetNvidiaGpuIndex(16)
+			rb.SetNvidiaGpuMigComputeInstanceID(34)
+			rb.SetNvidiaGpuMigGpuInstanceID(30)
+			rb.SetNvidiaGpuMigProfile("nvidia.gpu.mig.profile-val")
+			rb.SetNvidiaGpuMigUUID("nvidia.gpu.mig.uuid-val")
 			rb.SetNvidiaGpuNumaNode(20)
 			rb.SetPciBusID("pci.bus_id-val")
 			rb.SetProcessPid(11)
@@ -260,7 +290,9 @@ func TestMetricsBuilder(t *testing.T) {
 				assert.Empty(t, mb.metricNvidiaGpuNvlinkErrors.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuNvlinkIo.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuNvlinkLinkIo.aggDataPoints)
+				assert.Empty(t, mb.metricNvidiaGpuNvlinkThroughput.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuPcieThroughput.aggDataPoints)
+				assert.Empty(t, mb.metricNvidiaGpuPipeActivity.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuRemappedRows.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuThrottleTime.aggDataPoints)
 				assert.Empty(t, mb.metricNvidiaGpuXidErrors.aggDataPoints)
@@ -662,6 +694,18 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("nvidia.gpu.clock_event.reason")
 						assert.False(t, ok)
 					}
+				case "nvidia.gpu.dram.activity":
+					assert.False(t, validatedMetrics["nvidia.gpu.dram.activity"], "Found a duplicate in the metrics slice: nvidia.gpu.dram.activity")
+					validatedMetrics["nvidia.gpu.dram.activity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Share of the DRAM bandwidth used against its theoretical maximum, between two GPM samples (Hopper+).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "nvidia.gpu.memory.free":
 					assert.False(t, validatedMetrics["nvidia.gpu.memory.free"], "Found a duplicate in the metrics slice: nvidia.gpu.memory.free")
 					validatedMetrics["nvidia.gpu.memory.free"] = true
@@ -839,6 +883,46 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("network.io.direction")
 						assert.False(t, ok)
 					}
+				case "nvidia.gpu.nvlink.throughput":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nvidia.gpu.nvlink.throughput"], "Found a duplicate in the metrics slice: nvidia.gpu.nvlink.throughput")
+						validatedMetrics["nvidia.gpu.nvlink.throughput"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "NVLink bytes per second over all links between two GPM samples (Hopper+).", mi.Description())
+						assert.Equal(t, "By/s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						directionAttrVal, ok := dp.Attributes().Get("network.io.direction")
+						assert.True(t, ok)
+						assert.Equal(t, "transmit", directionAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["nvidia.gpu.nvlink.throughput"], "Found a duplicate in the metrics slice: nvidia.gpu.nvlink.throughput")
+						validatedMetrics["nvidia.gpu.nvlink.throughput"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "NVLink bytes per second over all links between two GPM samples (Hopper+).", mi.Description())
+						assert.Equal(t, "By/s", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nvidia.gpu.nvlink.throughput"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("network.io.direction")
+						assert.False(t, ok)
+					}
 				case "nvidia.gpu.pcie.link.generation":
 					assert.False(t, validatedMetrics["nvidia.gpu.pcie.link.generation"], "Found a duplicate in the metrics slice: nvidia.gpu.pcie.link.generation")
 					validatedMetrics["nvidia.gpu.pcie.link.generation"] = true
@@ -939,6 +1023,46 @@ func TestMetricsBuilder(t *testing.T) {
 							assert.Equal(t, int64(3), dp.IntValue())
 						}
 						_, ok := dp.Attributes().Get("network.io.direction")
+						assert.False(t, ok)
+					}
+				case "nvidia.gpu.pipe.activity":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["nvidia.gpu.pipe.activity"], "Found a duplicate in the metrics slice: nvidia.gpu.pipe.activity")
+						validatedMetrics["nvidia.gpu.pipe.activity"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of the time the SMs ran non-tensor math on the pipe, between two GPM samples (Hopper+).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						pipeAttrVal, ok := dp.Attributes().Get("nvidia.gpu.pipe")
+						assert.True(t, ok)
+						assert.Equal(t, "fp16", pipeAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["nvidia.gpu.pipe.activity"], "Found a duplicate in the metrics slice: nvidia.gpu.pipe.activity")
+						validatedMetrics["nvidia.gpu.pipe.activity"] = true
+						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+						assert.Equal(t, "Share of the time the SMs ran non-tensor math on the pipe, between two GPM samples (Hopper+).", mi.Description())
+						assert.Equal(t, "1", mi.Unit())
+						dp := mi.Gauge().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+						switch aggMap["nvidia.gpu.pipe.activity"] {
+						case "sum":
+							assert.InDelta(t, float64(4), dp.DoubleValue(), 0.01)
+						case "avg":
+							assert.InDelta(t, float64(2), dp.DoubleValue(), 0.01)
+						case "min":
+							assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+						case "max":
+							assert.InDelta(t, float64(3), dp.DoubleValue(), 0.01)
+						}
+						_, ok := dp.Attributes().Get("nvidia.gpu.pipe")
 						assert.False(t, ok)
 					}
 				case "nvidia.gpu.power.limit":
@@ -1047,6 +1171,42 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok := dp.Attributes().Get("nvidia.gpu.remap.cause")
 						assert.False(t, ok)
 					}
+				case "nvidia.gpu.sm.activity":
+					assert.False(t, validatedMetrics["nvidia.gpu.sm.activity"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.activity")
+					validatedMetrics["nvidia.gpu.sm.activity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Share of the SMs that were busy, between two GPM samples (Hopper+).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "nvidia.gpu.sm.occupancy":
+					assert.False(t, validatedMetrics["nvidia.gpu.sm.occupancy"], "Found a duplicate in the metrics slice: nvidia.gpu.sm.occupancy")
+					validatedMetrics["nvidia.gpu.sm.occupancy"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Active warps against the theoretical maximum, between two GPM samples (Hopper+).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
+				case "nvidia.gpu.tensor.activity":
+					assert.False(t, validatedMetrics["nvidia.gpu.tensor.activity"], "Found a duplicate in the metrics slice: nvidia.gpu.tensor.activity")
+					validatedMetrics["nvidia.gpu.tensor.activity"] = true
+					assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
+					assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
+					assert.Equal(t, "Share of the time the SMs ran tensor operations of any kind, between two GPM samples (Hopper+).", mi.Description())
+					assert.Equal(t, "1", mi.Unit())
+					dp := mi.Gauge().DataPoints().At(0)
+					assert.Equal(t, start, dp.StartTimestamp())
+					assert.Equal(t, ts, dp.Timestamp())
+					assert.Equal(t, pmetric.NumberDataPointValueTypeDouble, dp.ValueType())
+					assert.InDelta(t, float64(1), dp.DoubleValue(), 0.01)
 				case "nvidia.gpu.throttle.time":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["nvidia.gpu.throttle.time"], "Found a duplicate in the metrics slice: nvidia.gpu.throttle.time")

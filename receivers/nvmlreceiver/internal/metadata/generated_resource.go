@@ -105,6 +105,34 @@ func (rb *ResourceBuilder) SetNvidiaGpuIndex(val int64) {
 	}
 }
 
+// SetNvidiaGpuMigComputeInstanceID sets provided value as "nvidia.gpu.mig.compute_instance_id" attribute.
+func (rb *ResourceBuilder) SetNvidiaGpuMigComputeInstanceID(val int64) {
+	if rb.config.NvidiaGpuMigComputeInstanceID.Enabled {
+		rb.res.Attributes().PutInt("nvidia.gpu.mig.compute_instance_id", val)
+	}
+}
+
+// SetNvidiaGpuMigGpuInstanceID sets provided value as "nvidia.gpu.mig.gpu_instance_id" attribute.
+func (rb *ResourceBuilder) SetNvidiaGpuMigGpuInstanceID(val int64) {
+	if rb.config.NvidiaGpuMigGpuInstanceID.Enabled {
+		rb.res.Attributes().PutInt("nvidia.gpu.mig.gpu_instance_id", val)
+	}
+}
+
+// SetNvidiaGpuMigProfile sets provided value as "nvidia.gpu.mig.profile" attribute.
+func (rb *ResourceBuilder) SetNvidiaGpuMigProfile(val string) {
+	if rb.config.NvidiaGpuMigProfile.Enabled {
+		rb.res.Attributes().PutStr("nvidia.gpu.mig.profile", val)
+	}
+}
+
+// SetNvidiaGpuMigUUID sets provided value as "nvidia.gpu.mig.uuid" attribute.
+func (rb *ResourceBuilder) SetNvidiaGpuMigUUID(val string) {
+	if rb.config.NvidiaGpuMigUUID.Enabled {
+		rb.res.Attributes().PutStr("nvidia.gpu.mig.uuid", val)
+	}
+}
+
 // SetNvidiaGpuNumaNode sets provided value as "nvidia.gpu.numa_node" attribute.
 func (rb *ResourceBuilder) SetNvidiaGpuNumaNode(val int64) {
 	if rb.config.NvidiaGpuNumaNode.Enabled {

@@ -25,6 +25,10 @@ func TestResourceBuilder(t *testing.T) {
 			rb.SetNvidiaCudaDriverVersion("nvidia.cuda.driver.version-val")
 			rb.SetNvidiaDriverVersion("nvidia.driver.version-val")
 			rb.SetNvidiaGpuIndex(16)
+			rb.SetNvidiaGpuMigComputeInstanceID(34)
+			rb.SetNvidiaGpuMigGpuInstanceID(30)
+			rb.SetNvidiaGpuMigProfile("nvidia.gpu.mig.profile-val")
+			rb.SetNvidiaGpuMigUUID("nvidia.gpu.mig.uuid-val")
 			rb.SetNvidiaGpuNumaNode(20)
 			rb.SetPciBusID("pci.bus_id-val")
 			rb.SetProcessPid(11)
@@ -34,9 +38,9 @@ func TestResourceBuilder(t *testing.T) {
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 15, res.Attributes().Len())
+				assert.Equal(t, 19, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 15, res.Attributes().Len())
+				assert.Equal(t, 19, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
@@ -102,6 +106,26 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.EqualValues(t, 16, nvidiaGpuIndexAttrVal.Int())
+			}
+			nvidiaGpuMigComputeInstanceIDAttrVal, ok := res.Attributes().Get("nvidia.gpu.mig.compute_instance_id")
+			assert.True(t, ok)
+			if ok {
+				assert.EqualValues(t, 34, nvidiaGpuMigComputeInstanceIDAttrVal.Int())
+			}
+			nvidiaGpuMigGpuInstanceIDAttrVal, ok := res.Attributes().Get("nvidia.gpu.mig.gpu_instance_id")
+			assert.True(t, ok)
+			if ok {
+				assert.EqualValues(t, 30, nvidiaGpuMigGpuInstanceIDAttrVal.Int())
+			}
+			nvidiaGpuMigProfileAttrVal, ok := res.Attributes().Get("nvidia.gpu.mig.profile")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "nvidia.gpu.mig.profile-val", nvidiaGpuMigProfileAttrVal.Str())
+			}
+			nvidiaGpuMigUUIDAttrVal, ok := res.Attributes().Get("nvidia.gpu.mig.uuid")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "nvidia.gpu.mig.uuid-val", nvidiaGpuMigUUIDAttrVal.Str())
 			}
 			nvidiaGpuNumaNodeAttrVal, ok := res.Attributes().Get("nvidia.gpu.numa_node")
 			assert.True(t, ok)
