@@ -35,7 +35,8 @@ func newAnomalyReplayCommand() *cobra.Command {
 		Short: "Score a timestamp,value CSV and write timestamp,value,anomaly_score",
 		Long: "Run the anomaly engine over a CSV of timestamp,value rows (a header row is optional) and write\n" +
 			"timestamp,value,anomaly_score, the format NAB results use. Scores are in [0,1]; 0.5 is SPOT's\n" +
-			"threshold at the default false-alarm probability. --output - writes to standard output.\n" +
+			"threshold at the default false-alarm probability (cad: its own score, the share of its contexts\n" +
+			"that failed or were new). --output - writes to standard output.\n" +
 			"Exit status: 0 on success, 1 for unreadable or malformed input (with its line number), 2 for invalid flags.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runReplay(cmd, input, output, detector) },

@@ -38,6 +38,10 @@ func TestConfig(t *testing.T) {
 	assert.Equal(t, 64, full.Detectors.RobustWindow)
 	assert.Equal(t, "max", full.Detectors.Combine)
 	assert.Equal(t, 0.05, full.Detectors.EWMAAlpha, "unset detector keys keep their defaults")
+	assert.Equal(t, 3, full.Detectors.KNNDim)
+	assert.Zero(t, full.Detectors.Engine().KNNWindow, "knn_window 0 turns KNN off")
+	assert.Equal(t, 10, full.Detectors.Engine().RestPeriod)
+	assert.Equal(t, "p95", full.Statistic().String())
 	require.Len(t, full.PeerGroups, 1)
 	pg := full.PeerGroups[0]
 	assert.Equal(t, "low", pg.Direction)
@@ -49,7 +53,8 @@ func TestConfig(t *testing.T) {
 
 	err := confmap.Validate(loadConfig(t, "bad"))
 	require.Error(t, err)
-	for _, want := range []string{"include: \"*\"", "score_threshold", "clear_after", "peer_groups[0]: metric and member"} {
+	for _, want := range []string{"include: \"*\"", "score_threshold", "clear_after", "peer_groups[0]: metric and member",
+		`histogram_statistic: "p0"`, "detectors.knn_k: knn needs"} {
 		assert.ErrorContains(t, err, want)
 	}
 }

@@ -43,6 +43,7 @@ const (
 
 type series struct {
 	ens      *anomaly.Ensemble
+	hist     *metricseries.HistogramState // cumulative histograms: the previous point
 	seen     time.Time
 	prev     float64 // cumulative sums: previous value, time and start, for the rate
 	prevTS   pcommon.Timestamp
@@ -87,6 +88,7 @@ type anomalyConnector struct {
 	series  map[string]*series
 	peers   []*peerState
 	dropped int64
+	hist    metricseries.Histograms
 	sb      strings.Builder
 }
 
@@ -95,7 +97,7 @@ var _ connector.Metrics = (*anomalyConnector)(nil)
 func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) *anomalyConnector {
 	c := &anomalyConnector{
 		cfg: cfg, engine: cfg.Detectors.Engine(), next: next, logger: set.Logger, now: time.Now,
-		series: map[string]*series{},
+		series: map[string]*series{}, hist: metricseries.Histograms{Stat: cfg.Statistic()},
 	}
 	for _, pg := range cfg.PeerGroups {
 		c.peers = append(c.peers, &peerState{cfg: pg, groups: map[string]*peerGroup{}})
@@ -153,7 +155,7 @@ func (c *anomalyConnector) detect(md pmetric.Metrics) plog.Logs {
 				if !c.watched(m.Name()) {
 					continue
 				}
-				metricseries.EachPoint(m, func(pt metricseries.Point) {
+				metricseries.Each(m, true, func(pt metricseries.Point) {
 					s, r, v, ok := c.update(m.Name(), res, pt, now)
 					if !ok {
 						return
@@ -204,7 +206,8 @@ func (c *anomalyConnector) transition(s *series, score float64) string {
 }
 
 // update feeds one point to its series' ensemble; ok is false when the point
-// produced no score (a new series over the cap, a counter's first point or reset).
+// produced no score (a new series over the cap, a counter's or cumulative
+// histogram's first point or reset, an empty histogram).
 func (c *anomalyConnector) update(name string, res pcommon.Map, pt metricseries.Point, now time.Time) (*series, anomaly.Result, float64, bool) {
 	key := metricseries.Key(&c.sb, name, res, pt.Attrs)
 	s := c.series[key]
@@ -221,7 +224,15 @@ func (c *anomalyConnector) update(name string, res pcommon.Map, pt metricseries.
 	}
 	s.seen = now
 	v := pt.Value
-	if pt.Cumulative {
+	if pt.Hist.IsSet() {
+		if pt.Cumulative && s.hist == nil {
+			s.hist = new(metricseries.HistogramState)
+		}
+		var ok bool
+		if v, ok = c.hist.Value(pt, s.hist); !ok {
+			return nil, anomaly.Result{}, 0, false
+		}
+	} else if pt.Cumulative {
 		// Watch the rate: a lower value or a new start time is a reset.
 		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.Value >= s.prev && pt.Start == s.prevSt && pt.Timestamp > s.prevTS
 		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.Value, pt.Timestamp, pt.Start, true

@@ -21,10 +21,11 @@ func NewFactory() connector.Factory {
 func createDefaultConfig() component.Config {
 	return &Config{
 		Watch: anomalyconfig.Watch{
-			Detectors:      anomalyconfig.DefaultDetectors(),
-			ScoreThreshold: 0.5,
-			MaxSeries:      100000,
-			StateTTL:       time.Hour,
+			Detectors:          anomalyconfig.DefaultDetectors(),
+			HistogramStatistic: "mean",
+			ScoreThreshold:     0.5,
+			MaxSeries:          100000,
+			StateTTL:           time.Hour,
 		},
 		ClearAfter: 5,
 	}

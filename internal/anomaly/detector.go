@@ -8,7 +8,7 @@ import (
 
 // DetectorNames lists the names NewScorer accepts, the default first.
 func DetectorNames() []string {
-	return []string{"ensemble", "knn", "robust", "ewma", "seasonal", "spot"}
+	return []string{"ensemble", "knn", "robust", "ewma", "seasonal", "spot", "cad"}
 }
 
 // Scorer scores one series point by point: each call returns the point's
@@ -16,9 +16,11 @@ func DetectorNames() []string {
 type Scorer func(x float64) float64
 
 // NewScorer returns a fresh per-series scorer for a named detector, all with
-// DefaultConfig's parameters: "ensemble" (the default ensemble), "robust",
-// "ewma" and "seasonal" (the ensemble with only that baseline, still
-// thresholded by SPOT) and "spot" (DSPOT on the values themselves, both tails).
+// DefaultConfig's parameters: "ensemble" (the default ensemble), "knn",
+// "robust", "ewma" and "seasonal" (the ensemble with only that baseline,
+// still thresholded by SPOT, without transition novelty and at singleQ),
+// "spot" (DSPOT on the values themselves, both tails, at singleQ) and "cad"
+// (CAD with DefaultCADConfig).
 func NewScorer(name string) (Scorer, error) {
 	c := DefaultConfig()
 	switch name {
@@ -26,7 +28,11 @@ func NewScorer(name string) (Scorer, error) {
 	case "knn", "robust", "ewma", "seasonal":
 		c = singleDetector(c, name)
 	case "spot":
+		c.SPOTQ = singleQ
 		return newRawSPOT(c), nil
+	case "cad":
+		d := NewCAD(DefaultCADConfig())
+		return func(x float64) float64 { return d.Update(x) + 0 }, nil
 	default:
 		return nil, fmt.Errorf("unknown detector %q (want one of %s)", name, strings.Join(DetectorNames(), ", "))
 	}
@@ -35,8 +41,9 @@ func NewScorer(name string) (Scorer, error) {
 }
 
 // singleDetector keeps only detector d of c, switched on with its default
-// parameters (the robust z-score is off in the default ensemble: see
-// DefaultConfig), and keeps SPOT and the rest period.
+// parameters (the robust z-score and seasonal are off in the default
+// ensemble: see DefaultConfig), and keeps SPOT (at singleQ) and the rest
+// period; novelty is off.
 func singleDetector(c Config, d string) Config {
 	c.RobustWindow = 0
 	if d == "robust" {
@@ -48,11 +55,16 @@ func singleDetector(c Config, d string) Config {
 	if d != "ewma" {
 		c.EWMAAlpha = 0
 	}
-	if d != "seasonal" {
-		c.Seasonal = false
-	}
+	c.Seasonal = d == "seasonal"
+	c.NoveltyCalib, c.SPOTQ = 0, singleQ
 	return c
 }
+
+// singleQ is SPOT's false-alarm probability for a detector scored alone.
+// DefaultConfig's stricter q is set against novelty's evidence; without
+// novelty, a lone detector's 0.5 stays where it was (a clear spike reaches
+// it, which at 1e-6 only some do).
+const singleQ = 1e-4
 
 // newRawSPOT is DSPOT (Siffer et al., KDD 2017, section 4.2): SPOT on the
 // drift-free residual x - (mean of the last dspotDepth values), scaled by the
@@ -90,14 +102,14 @@ func newRawSPOT(c Config) Scorer {
 			sum += x
 			return 0
 		}
-		r := (x - sum/float64(len(ring))) / math.Max(step, 1e-12)
-		p := math.Min(up.Update(r), down.Update(-r))
+		r := (x - sum/float64(len(ring))) / max(step, 1e-12)
+		p := min(up.Update(r), down.Update(-r))
 		// Unlike the paper, alarms update the local mean too: after a level
 		// shift the residual would otherwise stay extreme for good.
 		sum += x - ring[next]
 		ring[next] = x
 		next = (next + 1) % len(ring)
-		l := -math.Log(math.Max(p, 1e-300))
+		l := -math.Log(max(p, 1e-300))
 		return l/(l+lq) + 0
 	}
 }

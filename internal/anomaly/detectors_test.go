@@ -165,6 +165,9 @@ func StateBytes(e *Ensemble) int {
 	if e.knn != nil {
 		n += int(unsafe.Sizeof(*e.knn)) + 4*cap(e.knn.ring)
 	}
+	if e.novelty != nil {
+		n += int(unsafe.Sizeof(*e.novelty))
+	}
 	n += cap(e.rest) // uint8
 	n += int(unsafe.Sizeof(*e.spot)) + 4*cap(e.spot.peaks) + 4*cap(e.spot.calib)
 	return n
@@ -235,6 +238,23 @@ func BenchmarkDetectors(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			s.Update(xs[i&4095], 0)
+		}
+	})
+	b.Run("novelty", func(b *testing.B) {
+		d := NewNovelty(750)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			d.Update(xs[i&4095])
+		}
+	})
+	// CAD on white noise: new contexts at nearly every point, the cap
+	// reached and evicting. Its cost is mostly the scan of every left part
+	// per point, so a regular series is only a little cheaper.
+	b.Run("cad_noise", func(b *testing.B) {
+		d := NewCAD(DefaultCADConfig())
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			d.Update(xs[i&4095])
 		}
 	})
 	b.Run("spot", func(b *testing.B) {

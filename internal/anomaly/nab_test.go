@@ -136,10 +136,13 @@ func TestNAB(t *testing.T) {
 		{"robust z only", only(c, "robust")},
 		{"EWMA only", only(c, "ewma")},
 		{"seasonal only", only(c, "seasonal")},
+		{"without novelty", withoutNovelty()},
 	} {
 		r := ScoreNAB(files, runEnsemble(files, d.cfg, func(r Result) float64 { return r.Score }), NABStandard)
 		t.Logf("%-22s overall %.1f", d.name, r.Normalised)
 	}
+	cad := ScoreNAB(files, runScorer(files, scorer("cad")), NABStandard)
+	reportNAB(t, "CAD", files, cad)
 
 	splitHalf(t, files)
 
@@ -147,15 +150,56 @@ func TestNAB(t *testing.T) {
 	if score.Normalised <= baseRes.Normalised {
 		t.Errorf("ensemble %.1f does not beat windowed Gaussian %.1f", score.Normalised, baseRes.Normalised)
 	}
+	// The goal the default was chosen for: at least 60, above NAB's KNN CAD
+	// (58.0 on the full corpus). A change that loses it should say so.
+	for _, r := range []struct {
+		name  string
+		score float64
+	}{{"ensemble", score.Normalised}, {"CAD", cad.Normalised}} {
+		if r.score < 60 {
+			t.Errorf("%s scores %.1f on NAB, below the goal of 60", r.name, r.score)
+		}
+	}
 }
 
 func only(c Config, d string) Config { return singleDetector(c, d) }
+
+// scorer returns a maker of fresh scorers for a named detector.
+func scorer(name string) func() Scorer {
+	return func() Scorer {
+		s, err := NewScorer(name)
+		if err != nil {
+			panic(err)
+		}
+		return s
+	}
+}
+
+func runScorer(files []NABFile, mk func() Scorer) [][]float64 {
+	scores := make([][]float64, len(files))
+	for i, f := range files {
+		s := mk()
+		scores[i] = make([]float64, len(f.Values))
+		for r, x := range f.Values {
+			scores[i][r] = s(x)
+		}
+	}
+	return scores
+}
+
+// withoutNovelty is the default before transition novelty: KNN, EWMA and
+// seasonal averaged, SPOT at q = 1e-4 (NAB 52.9).
+func withoutNovelty() Config {
+	c := DefaultConfig()
+	c.Seasonal, c.NoveltyCalib, c.SPOTQ = true, 0, 1e-4
+	return c
+}
 
 // previousDefault is the default ensemble before the KNN detector and the
 // rest period (robust z, EWMA and seasonal averaged, a decaying mute): kept
 // as a candidate so that the held-out comparison below can prefer it.
 func previousDefault() Config {
-	c := DefaultConfig()
+	c := withoutNovelty()
 	c.RobustWindow, c.KNNWindow, c.RestPeriod, c.Refractory = DefaultRobustWindow, 0, 0, 0.97
 	c.SeasonalCfg.Bins = 32
 	return c
@@ -171,28 +215,39 @@ func splitHalf(t *testing.T, files []NABFile) {
 	for i, f := range files {
 		halves[i%2] = append(halves[i%2], f)
 	}
+	ens := func(c Config) func() Scorer {
+		return func() Scorer {
+			e := New(c)
+			return func(x float64) float64 { return e.Update(x).Score }
+		}
+	}
+	withSeasonal := DefaultConfig()
+	withSeasonal.Seasonal = true
 	cands := []struct {
 		name string
-		cfg  Config
+		mk   func() Scorer
 	}{
-		{"default", DefaultConfig()},
-		{"knn only", only(DefaultConfig(), "knn")},
-		{"previous default", previousDefault()},
+		{"default", ens(DefaultConfig())},
+		{"default + seasonal", ens(withSeasonal)},
+		{"without novelty", ens(withoutNovelty())},
+		{"knn only", ens(only(DefaultConfig(), "knn"))},
+		{"previous default", ens(previousDefault())},
+		{"cad", scorer("cad")},
 	}
-	score := func(h []NABFile, c Config) float64 {
-		return ScoreNAB(h, runEnsemble(h, c, func(r Result) float64 { return r.Score }), NABStandard).Normalised
+	score := func(h []NABFile, mk func() Scorer) float64 {
+		return ScoreNAB(h, runScorer(h, mk), NABStandard).Normalised
 	}
 	for tune := range 2 {
 		test := 1 - tune
 		best, bestScore := 0, math.Inf(-1)
 		for i, c := range cands {
-			s := score(halves[tune], c.cfg)
-			t.Logf("half %d (%d files): %-17s %.1f", tune, len(halves[tune]), c.name, s)
+			s := score(halves[tune], c.mk)
+			t.Logf("half %d (%d files): %-19s %.1f", tune, len(halves[tune]), c.name, s)
 			if s > bestScore {
 				best, bestScore = i, s
 			}
 		}
 		t.Logf("chosen on half %d: %s; on held-out half %d it scores %.1f (default there: %.1f)",
-			tune, cands[best].name, test, score(halves[test], cands[best].cfg), score(halves[test], DefaultConfig()))
+			tune, cands[best].name, test, score(halves[test], cands[best].mk), score(halves[test], cands[0].mk))
 	}
 }

@@ -140,7 +140,7 @@ func (r *RobustZ) medianMAD() (float64, float64) {
 // scaleFloor keeps a zero MAD (flat or quantised series) from turning every
 // tiny change into an infinite z-score.
 func scaleFloor(scale, level, floor float64) float64 {
-	f := math.Max(1e-3*math.Abs(level)+1e-9, floor)
+	f := max(1e-3*math.Abs(level)+1e-9, floor)
 	if scale < f {
 		return f
 	}

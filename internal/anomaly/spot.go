@@ -66,7 +66,7 @@ func (s *SPOT) initialise() {
 	sorted := append([]float32(nil), c...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	idx := int(s.level * float64(len(sorted)-1))
-	s.t = math.Max(float64(sorted[idx]), s.MinT)
+	s.t = max(float64(sorted[idx]), s.MinT)
 	s.n = float64(len(c))
 	for _, v := range c {
 		if float64(v) > s.t {
@@ -97,12 +97,12 @@ func (s *SPOT) addPeak(y float64) {
 func (s *SPOT) fit() {
 	k := float64(len(s.peaks))
 	if k < 2 {
-		s.gamma, s.sig = 0, math.Max(s.s1/math.Max(k, 1), 1e-9)
+		s.gamma, s.sig = 0, max(s.s1/max(k, 1), 1e-9)
 	} else {
 		m := s.s1 / k
 		v := s.s2/k - m*m
 		if v <= 1e-18 || m <= 0 {
-			s.gamma, s.sig = 0, math.Max(m, 1e-9)
+			s.gamma, s.sig = 0, max(m, 1e-9)
 		} else {
 			r := m * m / v
 			s.gamma = 0.5 * (1 - r)
@@ -112,8 +112,8 @@ func (s *SPOT) fit() {
 	// Bound the shape to [0, 0.5]: a few dozen peaks cannot tell a heavier
 	// tail from noise, and a negative shape gives the GPD a finite end point
 	// past which every value has probability 0, so scores would stop ranking.
-	s.gamma = math.Max(0, math.Min(0.5, s.gamma))
-	s.sig = math.Max(s.sig, s.MinSigma)
+	s.gamma = max(0, min(0.5, s.gamma))
+	s.sig = max(s.sig, s.MinSigma)
 	r := s.q * s.n / (s.nt + 1)
 	if math.Abs(s.gamma) < 1e-6 {
 		s.zq = s.t - s.sig*math.Log(r)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acceltel/acceltel/internal/anomaly"
+	"github.com/acceltel/acceltel/internal/metricseries"
 )
 
 // Watch selects what to watch and how; components embed it with
@@ -20,14 +21,18 @@ type Watch struct {
 	Include []string `mapstructure:"include"`
 	// Detectors parameterises the per-series ensemble.
 	Detectors Detectors `mapstructure:"detectors"`
+	// HistogramStatistic is what each point of a watched histogram is
+	// watched as: mean, or a percentile such as p50, p99 or p99.9 of the
+	// point's interval.
+	HistogramStatistic string `mapstructure:"histogram_statistic"`
 	// ScoreThreshold is the score at which a series is anomalous (0.5: SPOT's
 	// threshold at false-alarm probability detectors.spot_q).
 	ScoreThreshold float64 `mapstructure:"score_threshold"`
 	// PeerGroups compares members of a group interval by interval (one
 	// ConsumeMetrics call is one interval).
 	PeerGroups []PeerGroup `mapstructure:"peer_groups"`
-	// MaxSeries caps the series with state; beyond it new series are not
-	// watched, and that is counted.
+	// MaxSeries caps the series with state; what a new series does at the
+	// cap is the component's choice (see its README).
 	MaxSeries int `mapstructure:"max_series"`
 	// StateTTL forgets a series or group not seen for this long.
 	StateTTL time.Duration `mapstructure:"state_ttl"`
@@ -44,6 +49,16 @@ type Detectors struct {
 	SPOTLevel      float64 `mapstructure:"spot_level"`
 	SPOTInit       int     `mapstructure:"spot_init"`
 	Refractory     float64 `mapstructure:"refractory"`
+	KNNWindow      int     `mapstructure:"knn_window"` // values; 0 turns KNN off
+	KNNDim         int     `mapstructure:"knn_dim"`    // values per lag vector
+	KNNK           int     `mapstructure:"knn_k"`      // neighbours averaged
+	KNNWeight      float64 `mapstructure:"knn_weight"` // in the mean, against the others' 1
+	RestPeriod     int     `mapstructure:"rest_period"`
+	// NoveltyCalib (points; 0 turns it off) learns the series' range for
+	// transition novelty; a step between levels never seen before has its
+	// tail probability multiplied by NoveltyP.
+	NoveltyCalib int     `mapstructure:"novelty_calib"`
+	NoveltyP     float64 `mapstructure:"novelty_p"`
 }
 
 // PeerGroup describes one peer comparison.
@@ -67,6 +82,8 @@ func DefaultDetectors() Detectors {
 	return Detectors{
 		RobustWindow: c.RobustWindow, EWMAAlpha: c.EWMAAlpha, Seasonal: c.Seasonal,
 		Combine: "mean", SPOTQ: c.SPOTQ, SPOTLevel: c.SPOTLevel, SPOTInit: c.SPOTInit, Refractory: c.Refractory,
+		KNNWindow: c.KNNWindow, KNNDim: c.KNNDim, KNNK: c.KNNK, KNNWeight: c.KNNWeight, RestPeriod: c.RestPeriod,
+		NoveltyCalib: c.NoveltyCalib, NoveltyP: c.NoveltyP,
 	}
 }
 
@@ -80,7 +97,16 @@ func (d Detectors) Engine() anomaly.Config {
 		c.Combine = anomaly.CombineMax
 	}
 	c.SPOTQ, c.SPOTLevel, c.SPOTInit, c.Refractory = d.SPOTQ, d.SPOTLevel, d.SPOTInit, d.Refractory
+	c.KNNWindow, c.KNNDim, c.KNNK, c.KNNWeight, c.RestPeriod = d.KNNWindow, d.KNNDim, d.KNNK, d.KNNWeight, d.RestPeriod
+	c.NoveltyCalib, c.NoveltyP = d.NoveltyCalib, d.NoveltyP
 	return c
+}
+
+// Statistic is the parsed histogram_statistic (mean if it does not parse:
+// Check reports that).
+func (w *Watch) Statistic() metricseries.Statistic {
+	s, _ := metricseries.ParseStatistic(w.HistogramStatistic)
+	return s
 }
 
 // Engine is the engine's peer configuration for this group.
@@ -136,14 +162,9 @@ func (w *Watch) Check() []error {
 			errs = append(errs, fmt.Errorf("include: %q must be a name or a prefix ending in '*'", m))
 		}
 	}
-	if w.Detectors.Combine != "mean" && w.Detectors.Combine != "max" {
-		errs = append(errs, fmt.Errorf("detectors.combine: %q is not mean or max", w.Detectors.Combine))
-	}
-	if w.Detectors.SeasonalPeriod < 0 {
-		errs = append(errs, errors.New("detectors.seasonal_period must be >= 0"))
-	}
-	if err := w.Detectors.Engine().Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("detectors: %w", err))
+	errs = append(errs, w.Detectors.check()...)
+	if _, err := metricseries.ParseStatistic(w.HistogramStatistic); err != nil {
+		errs = append(errs, fmt.Errorf("histogram_statistic: %w", err))
 	}
 	if !(w.ScoreThreshold > 0 && w.ScoreThreshold < 1) {
 		errs = append(errs, errors.New("score_threshold must be in (0,1)"))

@@ -1,5 +1,6 @@
-// Package metricseries flattens pdata number points into series keyed by
-// metric name and attributes, for the anomaly processor and connector.
+// Package metricseries flattens pdata number and histogram points into
+// series keyed by metric name and attributes, for the anomaly processor and
+// connector.
 package metricseries // import "github.com/acceltel/acceltel/internal/metricseries"
 
 import (
@@ -11,13 +12,18 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
-// Point is one numeric data point of a watched metric, flattened.
+// Point is one data point of a watched metric, flattened.
 type Point struct {
 	Timestamp pcommon.Timestamp
 	Start     pcommon.Timestamp
 	Value     float64
 	Attrs     pcommon.Map
-	// cumulative marks a cumulative monotonic sum: the engine watches its rate.
+	// Hist is a histogram point's distribution (see Each), valid during the
+	// call it is passed to; Value is then unset. A pointer, so that number
+	// points, the common case, are not copied around with a histogram's room.
+	Hist *Histogram
+	// Cumulative marks a cumulative monotonic sum, whose rate is watched,
+	// or a cumulative histogram, whose intervals are.
 	Cumulative bool
 }
 

@@ -2,6 +2,7 @@ package anomalyprocessor // import "github.com/acceltel/acceltel/processors/anom
 
 import (
 	"errors"
+	"fmt"
 
 	"go.opentelemetry.io/collector/confmap"
 
@@ -14,7 +15,19 @@ import (
 type Config struct {
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 	anomalyconfig.Watch           `mapstructure:",squash"`
+	// MaxSeriesPolicy is what a new series does at max_series: "evict" the
+	// least recently seen series (counted in acceltel.anomaly.series.evicted),
+	// or be "refuse"d (its points counted in acceltel.anomaly.series.dropped),
+	// which keeps the established series' state when more series are live
+	// than the cap allows and eviction would keep replacing them all.
+	MaxSeriesPolicy string `mapstructure:"max_series_policy"`
 }
+
+// Policies of max_series_policy.
+const (
+	policyEvict  = "evict"
+	policyRefuse = "refuse"
+)
 
 // DetectorsConfig and PeerGroupConfig are the shared settings under their names here.
 type (
@@ -33,5 +46,9 @@ func (c *Config) Unmarshal(conf *confmap.Conf) error {
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	return errors.Join(c.Check()...)
+	errs := c.Check()
+	if c.MaxSeriesPolicy != policyEvict && c.MaxSeriesPolicy != policyRefuse {
+		errs = append(errs, fmt.Errorf("max_series_policy: %q is not evict or refuse", c.MaxSeriesPolicy))
+	}
+	return errors.Join(errs...)
 }

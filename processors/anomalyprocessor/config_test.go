@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/acceltel/acceltel/internal/anomaly"
 	"github.com/acceltel/acceltel/internal/anomalyconfig"
 )
 
@@ -31,7 +32,13 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, []string{"hw.gpu.utilization"}, cfg.Include)
 	assert.Equal(t, 0.5, cfg.ScoreThreshold)
 	assert.Equal(t, anomalyconfig.DefaultDetectors(), cfg.Detectors)
+	assert.Equal(t, anomaly.DefaultConfig(), cfg.Detectors.Engine(), "every engine setting defaults to the engine's default")
+	assert.Equal(t, 64, cfg.Detectors.KNNWindow)
+	assert.Equal(t, 50, cfg.Detectors.RestPeriod)
+	assert.Equal(t, "mean", cfg.HistogramStatistic)
+	assert.Equal(t, "evict", cfg.MaxSeriesPolicy)
 	assert.True(t, cfg.Metrics.AcceltelAnomalyScore.Enabled)
+	assert.True(t, cfg.Metrics.AcceltelAnomalySeriesEvicted.Enabled)
 }
 
 func TestConfigFull(t *testing.T) {
@@ -41,6 +48,14 @@ func TestConfigFull(t *testing.T) {
 	assert.Equal(t, 64, cfg.Detectors.RobustWindow)
 	assert.False(t, cfg.Detectors.Seasonal)
 	assert.Equal(t, 0.001, cfg.Detectors.SPOTQ)
+	assert.Equal(t, "p99.9", cfg.Statistic().String())
+	assert.Equal(t, "refuse", cfg.MaxSeriesPolicy)
+	e := cfg.Detectors.Engine()
+	assert.Equal(t, [4]float64{32, 4, 2, 1.5}, [4]float64{float64(e.KNNWindow), float64(e.KNNDim), float64(e.KNNK), e.KNNWeight})
+	assert.Zero(t, e.RestPeriod, "rest_period 0 turns the rest period off")
+	assert.Equal(t, 300, e.NoveltyCalib)
+	assert.Equal(t, 0.01, e.NoveltyP)
+	assert.Equal(t, 0.1, e.EWMAAlpha)
 	assert.False(t, cfg.Metrics.AcceltelAnomalyScore.Enabled)
 	require.Len(t, cfg.PeerGroups, 1)
 	pg := cfg.PeerGroups[0]
@@ -58,8 +73,14 @@ func TestConfigErrors(t *testing.T) {
 		`include: "" must be a name or a prefix`,
 		`include: "a*b*" must be a name or a prefix`,
 		`detectors.combine: "median" is not mean or max`,
-		"robust window must be 0 (off) or >= 3",
-		"spot q must be in (0,1)",
+		// The engine's own checks, under the keys that cause them.
+		"detectors.robust_window: robust window must be 0 (off) or >= 3",
+		"detectors.spot_q: spot q must be in (0,1)",
+		"detectors.knn_window: knn needs window 0 (off) or 3*dim",
+		"detectors.rest_period: rest period must be in [0,4096]",
+		"detectors.novelty_p: ",
+		`histogram_statistic: "median" is not mean or a percentile`,
+		`max_series_policy: "lru" is not evict or refuse`,
 		"score_threshold must be in (0,1)",
 		"peer_groups[0]: metric and member are required",
 		`peer_groups[0]: direction "sideways"`,
@@ -71,4 +92,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	err = confmap.Validate(loadConfig(t, "empty"))
 	require.ErrorContains(t, err, "include or peer_groups must name at least one metric")
+	// No single key is to blame: each key whose default turns a detector on
+	// is named (which ones depends on the engine's defaults).
+	err = confmap.Validate(loadConfig(t, "nodetectors"))
+	require.Error(t, err)
+	require.Regexp(t, `^detectors\.ewma_alpha, (seasonal, )?knn_window: no detector enabled$`, err.Error())
 }

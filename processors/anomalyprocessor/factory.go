@@ -23,11 +23,13 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 		Watch: anomalyconfig.Watch{
-			Detectors:      anomalyconfig.DefaultDetectors(),
-			ScoreThreshold: 0.5,
-			MaxSeries:      100000,
-			StateTTL:       time.Hour,
+			Detectors:          anomalyconfig.DefaultDetectors(),
+			HistogramStatistic: "mean",
+			ScoreThreshold:     0.5,
+			MaxSeries:          100000,
+			StateTTL:           time.Hour,
 		},
+		MaxSeriesPolicy: policyEvict,
 	}
 }
 

@@ -49,7 +49,7 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 }
 
 // closePeers ends the interval of every group seen in this call and emits
-// one straggler flag per member; the drop counter rides in the same resource.
+// one straggler flag per member; the series counters ride in the same resource.
 func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 	var flags pmetric.NumberDataPointSlice
 	var out pmetric.MetricSlice
@@ -80,15 +80,24 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 	}
 	if p.cfg.Metrics.AcceltelAnomalySeriesDropped.Enabled && p.dropped > 0 {
 		ensure()
-		m := out.AppendEmpty()
-		m.SetName(metricDropped)
-		m.SetUnit("{point}")
-		sum := m.SetEmptySum()
-		sum.SetIsMonotonic(true)
-		sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		dp := sum.DataPoints().AppendEmpty()
-		dp.SetStartTimestamp(p.start)
-		dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
-		dp.SetIntValue(p.dropped)
+		p.counter(out, metricDropped, "{point}", p.dropped, now)
 	}
+	if p.cfg.Metrics.AcceltelAnomalySeriesEvicted.Enabled && p.evicted > 0 {
+		ensure()
+		p.counter(out, metricEvicted, "{series}", p.evicted, now)
+	}
+}
+
+// counter appends a cumulative sum counted since the processor started.
+func (p *anomalyProcessor) counter(out pmetric.MetricSlice, name, unit string, v int64, now time.Time) {
+	m := out.AppendEmpty()
+	m.SetName(name)
+	m.SetUnit(unit)
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dp := sum.DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(p.start)
+	dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+	dp.SetIntValue(v)
 }

@@ -22,18 +22,23 @@ const (
 	metricFlag      = "acceltel.anomaly.flag"
 	metricStraggler = "acceltel.anomaly.straggler"
 	metricDropped   = "acceltel.anomaly.series.dropped"
+	metricEvicted   = "acceltel.anomaly.series.evicted"
 	attrMetric      = "acceltel.anomaly.metric"
 	attrDetector    = "acceltel.anomaly.detector"
 )
 
 type series struct {
-	ens      *anomaly.Ensemble
-	seen     time.Time
-	prev     float64 // cumulative sums: previous value, time and start, for the rate
-	prevTS   pcommon.Timestamp
-	prevSt   pcommon.Timestamp
-	havePrev bool
-	flagged  bool // the last flag emitted was 1
+	ens          *anomaly.Ensemble
+	newer, older *series // the recency list (lru.go)
+	rs           *resourceSeries
+	key          string                       // in rs.series
+	hist         *metricseries.HistogramState // cumulative histograms: the previous point
+	seen         time.Time
+	prev         float64 // cumulative sums: previous value, time and start, for the rate
+	prevTS       pcommon.Timestamp
+	prevSt       pcommon.Timestamp
+	havePrev     bool
+	flagged      bool // the last flag emitted was 1
 }
 
 type resourceSeries struct {
@@ -70,19 +75,25 @@ type anomalyProcessor struct {
 	// is hashed once per resource in a call, not once per point.
 	resources map[string]*resourceSeries
 	nSeries   int
-	peers     []*peerState
-	dropped   int64
-	start     pcommon.Timestamp
-	sb        strings.Builder
-	key       []byte    // point key buffer (update)
-	resKey    []byte    // resource key buffer
-	swept     time.Time // last expire sweep
+	// newest and oldest are the ends of the recency list (lru.go).
+	newest, oldest *series
+	evict          bool
+	evicted        int64
+	dropped        int64
+	hist           metricseries.Histograms
+	peers          []*peerState
+	start          pcommon.Timestamp
+	sb             strings.Builder
+	key            []byte    // point key buffer (update)
+	resKey         []byte    // resource key buffer
+	swept          time.Time // last expire sweep
 }
 
 func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 	p := &anomalyProcessor{
 		cfg: cfg, engine: cfg.Detectors.Engine(), now: time.Now,
 		resources: map[string]*resourceSeries{}, start: pcommon.NewTimestampFromTime(time.Now()),
+		evict: cfg.MaxSeriesPolicy != policyRefuse, hist: metricseries.Histograms{Stat: cfg.Statistic()},
 	}
 	for _, pg := range cfg.PeerGroups {
 		p.peers = append(p.peers, &peerState{cfg: pg, groups: map[string]*peerGroup{}})
@@ -105,7 +116,7 @@ func (p *anomalyProcessor) watched(name string) bool {
 
 // processMetrics leaves every input metric as it is and appends one scope of
 // acceltel.anomaly.* metrics to each resource it watched, plus one resource
-// for peer verdicts and the drop counter, which belong to no input resource.
+// for peer verdicts and the series counters, which belong to no input resource.
 // One call is one interval for peer groups.
 func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
 	p.mu.Lock()
@@ -134,8 +145,8 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 				if rs == nil {
 					rs = p.resourceSeries(res)
 				}
-				metricseries.EachPoint(m, func(pt metricseries.Point) {
-					s, r := p.update(rs, m.Name(), pt, now)
+				metricseries.Each(m, true, func(pt metricseries.Point) {
+					s, r := p.update(rs, m.Name(), &pt, now)
 					if s == nil {
 						return
 					}
@@ -176,28 +187,31 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 }
 
 // update feeds one point to its series' ensemble; the series is nil when
-// the point produced no score (a new series over the cap, a counter's first
-// point or reset).
+// the point produced no score (a new series refused at the cap, a counter's
+// or cumulative histogram's first point or reset, an empty histogram).
 // The key is built in a reused buffer, so that looking up a known series
 // allocates nothing.
-func (p *anomalyProcessor) update(rs *resourceSeries, name string, pt metricseries.Point, now time.Time) (*series, anomaly.Result) {
+func (p *anomalyProcessor) update(rs *resourceSeries, name string, pt *metricseries.Point, now time.Time) (*series, anomaly.Result) {
 	p.key = metricseries.AppendPointKey(p.key[:0], name, pt.Attrs)
 	s := rs.series[string(p.key)]
 	if s == nil {
-		if p.nSeries >= p.cfg.MaxSeries {
-			p.dropped++
+		if s = p.admit(rs); s == nil {
 			return nil, anomaly.Result{}
 		}
-		s = &series{ens: anomaly.New(p.engine)}
-		if rs.pending {
-			p.resources[rs.key], rs.pending = rs, false
-		}
-		rs.series[string(p.key)] = s
-		p.nSeries++
+	} else {
+		p.touch(s)
 	}
 	s.seen = now
 	v := pt.Value
-	if pt.Cumulative {
+	if pt.Hist.IsSet() {
+		if pt.Cumulative && s.hist == nil {
+			s.hist = new(metricseries.HistogramState)
+		}
+		var ok bool
+		if v, ok = p.hist.Value(*pt, s.hist); !ok {
+			return nil, anomaly.Result{}
+		}
+	} else if pt.Cumulative {
 		// Watch the rate: a cumulative counter only ever grows, so its level
 		// says nothing. A lower value or a new start time is a reset.
 		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.Value >= s.prev && pt.Start == s.prevSt && pt.Timestamp > s.prevTS
@@ -250,28 +264,18 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// expire forgets series and peer groups unseen for state_ttl. The sweep
-// walks every series, and a gateway calls the processor once per Kafka
-// record (one node's scrape): with 50k series behind a gateway, sweeping on
-// every call was half of the processor's time (testbed/fleet). It sweeps
-// once per state_ttl/8 instead, so state is released between state_ttl and
-// 1.125 × state_ttl after its last point.
+// expire forgets series and peer groups unseen for state_ttl. Series
+// leave from the back of the recency list at every call. Peer groups are
+// swept, which walks them all, and a gateway calls the processor once per
+// Kafka record (one node's scrape): sweeping on every call was half of the
+// processor's time (testbed/fleet), so they are swept once per state_ttl/8
+// and released between state_ttl and 1.125 × state_ttl after their last point.
 func (p *anomalyProcessor) expire(now time.Time) {
+	p.expireSeries(now)
 	if since := now.Sub(p.swept); !p.swept.IsZero() && since >= 0 && since < p.cfg.StateTTL/8 {
 		return
 	}
 	p.swept = now
-	for rk, rs := range p.resources {
-		for k, s := range rs.series {
-			if now.Sub(s.seen) > p.cfg.StateTTL {
-				delete(rs.series, k)
-				p.nSeries--
-			}
-		}
-		if len(rs.series) == 0 {
-			delete(p.resources, rk)
-		}
-	}
 	for _, ps := range p.peers {
 		for k, g := range ps.groups {
 			if now.Sub(g.seen) > p.cfg.StateTTL {

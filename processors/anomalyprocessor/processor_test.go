@@ -244,86 +244,9 @@ func TestPeerGroupsPerNodeRecord(t *testing.T) {
 	}
 }
 
-func TestSeriesLimitAndTTL(t *testing.T) {
-	cfg := createDefaultConfig().(*Config)
-	cfg.Include = []string{"hw.gpu.utilization"}
-	cfg.MaxSeries = 3
-	cfg.StateTTL = time.Minute
-	p, sink := newTestProcessor(t, cfg)
-	require.NoError(t, p.ConsumeMetrics(context.Background(), gpuBatch("hw.gpu.utilization", t0, []float64{1, 2, 3, 4, 5})))
-	out := sink.AllMetrics()[0]
-	var scored int
-	for i := 0; i < 5; i++ {
-		scored += len(find(out, metricScore, "hw.id", fmt.Sprintf("GPU-%02d", i)))
-	}
-	assert.Equal(t, 3, scored)
-	dropped := droppedCount(out)
-	assert.Equal(t, int64(2), dropped)
-
-	// After the TTL the state is released.
-	proc := findProc(t, cfg)
-	proc.now = func() time.Time { return t0 }
-	// Ten GPUs on two nodes (resources): node-1's GPUs are all over the cap
-	// and its resource takes no state either.
-	md := gpuBatch("hw.gpu.utilization", t0, []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
-	_, err := proc.processMetrics(context.Background(), md)
-	require.NoError(t, err)
-	require.Equal(t, 3, proc.nSeries)
-	require.Len(t, proc.resources, 1)
-	proc.now = func() time.Time { return t0.Add(2 * time.Minute) }
-	_, err = proc.processMetrics(context.Background(), pmetric.NewMetrics())
-	require.NoError(t, err)
-	assert.Zero(t, proc.nSeries)
-	assert.Empty(t, proc.resources, "a resource without series is forgotten too")
-}
-
-// TestExpireSweepsEveryEighthOfTTL: the sweep that forgets unseen series
-// runs at most once per state_ttl/8 (a gateway calls the processor once per
-// node record, and each sweep walks every series), so a series is released
-// between state_ttl and 1.125 × state_ttl after its last point.
-func TestExpireSweepsEveryEighthOfTTL(t *testing.T) {
-	cfg := createDefaultConfig().(*Config)
-	cfg.Include = []string{"hw.gpu.utilization", "hw.power"}
-	cfg.StateTTL = 8 * time.Minute
-	proc := findProc(t, cfg)
-	consume := func(at time.Time, md pmetric.Metrics) {
-		t.Helper()
-		proc.now = func() time.Time { return at }
-		_, err := proc.processMetrics(context.Background(), md)
-		require.NoError(t, err)
-	}
-	consume(t0, gpuBatch("hw.power", t0, []float64{300}))                                             // A, swept at t0
-	consume(t0.Add(7*time.Minute+30*time.Second), gpuBatch("hw.gpu.utilization", t0, []float64{0.9})) // B, swept
-	require.Equal(t, 2, proc.nSeries)
-	// A is past its TTL, but the last sweep was 40 s ago (< 1 min): kept.
-	consume(t0.Add(8*time.Minute+10*time.Second), pmetric.NewMetrics())
-	assert.Equal(t, 2, proc.nSeries)
-	// 61 s after the last sweep: A goes, B (seen 1 min ago) stays.
-	consume(t0.Add(8*time.Minute+31*time.Second), pmetric.NewMetrics())
-	require.Equal(t, 1, proc.nSeries)
-	for _, rs := range proc.resources {
-		for k := range rs.series {
-			assert.Contains(t, k, "hw.gpu.utilization")
-		}
-	}
-}
-
 func findProc(t *testing.T, cfg *Config) *anomalyProcessor {
 	t.Helper()
 	return newProcessor(processortest.NewNopSettings(metadata.Type), cfg)
-}
-
-func droppedCount(md pmetric.Metrics) int64 {
-	for _, rm := range md.ResourceMetrics().All() {
-		for _, sm := range rm.ScopeMetrics().All() {
-			for _, m := range sm.Metrics().All() {
-				if m.Name() == metricDropped {
-					return m.Sum().DataPoints().At(0).IntValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 func TestCumulativeSumWatchedAsRate(t *testing.T) {

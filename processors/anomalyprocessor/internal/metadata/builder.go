@@ -24,6 +24,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings processor.Settings, op
 		metricAcceltelAnomalyFlag:          newMetricAcceltelAnomalyFlag(mbc.Metrics.AcceltelAnomalyFlag),
 		metricAcceltelAnomalyScore:         newMetricAcceltelAnomalyScore(mbc.Metrics.AcceltelAnomalyScore),
 		metricAcceltelAnomalySeriesDropped: newMetricAcceltelAnomalySeriesDropped(mbc.Metrics.AcceltelAnomalySeriesDropped),
+		metricAcceltelAnomalySeriesEvicted: newMetricAcceltelAnomalySeriesEvicted(mbc.Metrics.AcceltelAnomalySeriesEvicted),
 		metricAcceltelAnomalyStraggler:     newMetricAcceltelAnomalyStraggler(mbc.Metrics.AcceltelAnomalyStraggler),
 	}
 	for _, op := range options {

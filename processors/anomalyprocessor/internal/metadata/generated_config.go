@@ -126,6 +126,26 @@ func (ms *AcceltelAnomalySeriesDroppedMetricConfig) Unmarshal(parser *confmap.Co
 	return nil
 }
 
+// AcceltelAnomalySeriesEvictedMetricConfig provides config for the acceltel.anomaly.series.evicted metric.
+type AcceltelAnomalySeriesEvictedMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+}
+
+func (ms *AcceltelAnomalySeriesEvictedMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
 // AcceltelAnomalyStragglerMetricAttributeKey specifies the key of an attribute for the acceltel.anomaly.straggler metric.
 type AcceltelAnomalyStragglerMetricAttributeKey string
 
@@ -180,6 +200,7 @@ type MetricsConfig struct {
 	AcceltelAnomalyFlag          AcceltelAnomalyFlagMetricConfig          `mapstructure:"acceltel.anomaly.flag"`
 	AcceltelAnomalyScore         AcceltelAnomalyScoreMetricConfig         `mapstructure:"acceltel.anomaly.score"`
 	AcceltelAnomalySeriesDropped AcceltelAnomalySeriesDroppedMetricConfig `mapstructure:"acceltel.anomaly.series.dropped"`
+	AcceltelAnomalySeriesEvicted AcceltelAnomalySeriesEvictedMetricConfig `mapstructure:"acceltel.anomaly.series.evicted"`
 	AcceltelAnomalyStraggler     AcceltelAnomalyStragglerMetricConfig     `mapstructure:"acceltel.anomaly.straggler"`
 }
 
@@ -196,6 +217,9 @@ func DefaultMetricsConfig() MetricsConfig {
 			EnabledAttributes:   []AcceltelAnomalyScoreMetricAttributeKey{AcceltelAnomalyScoreMetricAttributeKeyMetric, AcceltelAnomalyScoreMetricAttributeKeyDetector},
 		},
 		AcceltelAnomalySeriesDropped: AcceltelAnomalySeriesDroppedMetricConfig{
+			Enabled: true,
+		},
+		AcceltelAnomalySeriesEvicted: AcceltelAnomalySeriesEvictedMetricConfig{
 			Enabled: true,
 		},
 		AcceltelAnomalyStraggler: AcceltelAnomalyStragglerMetricConfig{

@@ -39,6 +39,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					AcceltelAnomalySeriesDropped: AcceltelAnomalySeriesDroppedMetricConfig{
 						Enabled: true,
 					},
+					AcceltelAnomalySeriesEvicted: AcceltelAnomalySeriesEvictedMetricConfig{
+						Enabled: true,
+					},
 					AcceltelAnomalyStraggler: AcceltelAnomalyStragglerMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -64,6 +67,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					AcceltelAnomalySeriesDropped: AcceltelAnomalySeriesDroppedMetricConfig{
 						Enabled: false,
 					},
+					AcceltelAnomalySeriesEvicted: AcceltelAnomalySeriesEvictedMetricConfig{
+						Enabled: false,
+					},
 					AcceltelAnomalyStraggler: AcceltelAnomalyStragglerMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -76,7 +82,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelAnomalyFlagMetricConfig{}, AcceltelAnomalyScoreMetricConfig{}, AcceltelAnomalySeriesDroppedMetricConfig{}, AcceltelAnomalyStragglerMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelAnomalyFlagMetricConfig{}, AcceltelAnomalyScoreMetricConfig{}, AcceltelAnomalySeriesDroppedMetricConfig{}, AcceltelAnomalySeriesEvictedMetricConfig{}, AcceltelAnomalyStragglerMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

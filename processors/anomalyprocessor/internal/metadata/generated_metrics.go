@@ -55,6 +55,9 @@ var MetricsInfo = metricsInfo{
 	AcceltelAnomalySeriesDropped: metricInfo{
 		Name: "acceltel.anomaly.series.dropped",
 	},
+	AcceltelAnomalySeriesEvicted: metricInfo{
+		Name: "acceltel.anomaly.series.evicted",
+	},
 	AcceltelAnomalyStraggler: metricInfo{
 		Name:       "acceltel.anomaly.straggler",
 		Attributes: []string{"metric", "detector"},
@@ -65,6 +68,7 @@ type metricsInfo struct {
 	AcceltelAnomalyFlag          metricInfo
 	AcceltelAnomalyScore         metricInfo
 	AcceltelAnomalySeriesDropped metricInfo
+	AcceltelAnomalySeriesEvicted metricInfo
 	AcceltelAnomalyStraggler     metricInfo
 }
 
@@ -266,7 +270,7 @@ type metricAcceltelAnomalySeriesDropped struct {
 // init fills acceltel.anomaly.series.dropped metric with initial data.
 func (m *metricAcceltelAnomalySeriesDropped) init() {
 	m.data.SetName("acceltel.anomaly.series.dropped")
-	m.data.SetDescription("Data points of new series that were not watched because the state cap (max_series) was reached, since the processor started; a series refused in every batch counts once per batch.")
+	m.data.SetDescription("Data points of new series that were not watched because the state cap (max_series) was reached with max_series_policy refuse, since the processor started; a series refused in every batch counts once per batch. Always 0 (absent) with the default policy, evict.")
 	m.data.SetUnit("{point}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)
@@ -301,6 +305,58 @@ func (m *metricAcceltelAnomalySeriesDropped) emit(metrics pmetric.MetricSlice) {
 
 func newMetricAcceltelAnomalySeriesDropped(cfg AcceltelAnomalySeriesDroppedMetricConfig) metricAcceltelAnomalySeriesDropped {
 	m := metricAcceltelAnomalySeriesDropped{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
+}
+
+type metricAcceltelAnomalySeriesEvicted struct {
+	data     pmetric.Metric                           // data buffer for generated metric.
+	config   AcceltelAnomalySeriesEvictedMetricConfig // metric config provided by user.
+	capacity int                                      // max observed number of data points added to the metric.
+}
+
+// init fills acceltel.anomaly.series.evicted metric with initial data.
+func (m *metricAcceltelAnomalySeriesEvicted) init() {
+	m.data.SetName("acceltel.anomaly.series.evicted")
+	m.data.SetDescription("Series whose state was dropped to make room for a new series at the state cap (max_series, max_series_policy evict), least recently seen first, since the processor started. Series forgotten after state_ttl are not counted.")
+	m.data.SetUnit("{series}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+}
+
+func (m *metricAcceltelAnomalySeriesEvicted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
+	if !m.config.Enabled {
+		return
+	}
+	dp := m.data.Sum().DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	dp.SetIntValue(val)
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricAcceltelAnomalySeriesEvicted) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricAcceltelAnomalySeriesEvicted) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricAcceltelAnomalySeriesEvicted(cfg AcceltelAnomalySeriesEvictedMetricConfig) metricAcceltelAnomalySeriesEvicted {
+	m := metricAcceltelAnomalySeriesEvicted{config: cfg}
 
 	if cfg.Enabled {
 		m.data = pmetric.NewMetric()
@@ -412,6 +468,7 @@ type MetricsBuilder struct {
 	metricAcceltelAnomalyFlag          metricAcceltelAnomalyFlag
 	metricAcceltelAnomalyScore         metricAcceltelAnomalyScore
 	metricAcceltelAnomalySeriesDropped metricAcceltelAnomalySeriesDropped
+	metricAcceltelAnomalySeriesEvicted metricAcceltelAnomalySeriesEvicted
 	metricAcceltelAnomalyStraggler     metricAcceltelAnomalyStraggler
 }
 
@@ -493,6 +550,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricAcceltelAnomalyFlag.emit(ils.Metrics())
 	mb.metricAcceltelAnomalyScore.emit(ils.Metrics())
 	mb.metricAcceltelAnomalySeriesDropped.emit(ils.Metrics())
+	mb.metricAcceltelAnomalySeriesEvicted.emit(ils.Metrics())
 	mb.metricAcceltelAnomalyStraggler.emit(ils.Metrics())
 
 	for _, op := range options {
@@ -528,6 +586,11 @@ func (mb *MetricsBuilder) RecordAcceltelAnomalyScoreDataPoint(ts pcommon.Timesta
 // RecordAcceltelAnomalySeriesDroppedDataPoint adds a data point to acceltel.anomaly.series.dropped metric.
 func (mb *MetricsBuilder) RecordAcceltelAnomalySeriesDroppedDataPoint(ts pcommon.Timestamp, val int64) {
 	mb.metricAcceltelAnomalySeriesDropped.recordDataPoint(mb.startTime, ts, val)
+}
+
+// RecordAcceltelAnomalySeriesEvictedDataPoint adds a data point to acceltel.anomaly.series.evicted metric.
+func (mb *MetricsBuilder) RecordAcceltelAnomalySeriesEvictedDataPoint(ts pcommon.Timestamp, val int64) {
+	mb.metricAcceltelAnomalySeriesEvicted.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordAcceltelAnomalyStragglerDataPoint adds a data point to acceltel.anomaly.straggler metric.
