@@ -156,6 +156,9 @@ func (c *anomalyConnector) detect(md pmetric.Metrics) plog.Logs {
 					continue
 				}
 				metricseries.Each(m, true, func(pt metricseries.Point) {
+					if !c.cfg.Matches(res, pt.Attrs) {
+						return
+					}
 					s, r, v, ok := c.update(m.Name(), res, pt, now)
 					if !ok {
 						return

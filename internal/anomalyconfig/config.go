@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
 	"github.com/acceltel/acceltel/internal/anomaly"
 	"github.com/acceltel/acceltel/internal/metricseries"
 )
@@ -19,6 +21,10 @@ type Watch struct {
 	// Include selects watched metrics: exact names, or prefixes ending in '*'.
 	// (The key "metrics" belongs to the per-metric enabled flags of mdatagen.)
 	Include []string `mapstructure:"include"`
+	// MatchAttributes narrows the watched points to those whose attributes
+	// (the point's, else its resource's) have these values, e.g.
+	// hw.gpu.task: general.
+	MatchAttributes map[string]string `mapstructure:"match_attributes"`
 	// Detectors parameterises the per-series ensemble.
 	Detectors Detectors `mapstructure:"detectors"`
 	// HistogramStatistic is what each point of a watched histogram is
@@ -187,4 +193,19 @@ func (w *Watch) Check() []error {
 		errs = append(errs, errors.New("state_ttl must be > 0"))
 	}
 	return errs
+}
+
+// Matches reports whether a point with attrs on a resource with res passes
+// MatchAttributes.
+func (w *Watch) Matches(res, attrs pcommon.Map) bool {
+	for k, want := range w.MatchAttributes {
+		v, ok := attrs.Get(k)
+		if !ok {
+			v, ok = res.Get(k)
+		}
+		if !ok || v.AsString() != want {
+			return false
+		}
+	}
+	return true
 }

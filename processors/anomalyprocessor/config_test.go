@@ -45,6 +45,7 @@ func TestConfigFull(t *testing.T) {
 	cfg := loadConfig(t, "full")
 	require.NoError(t, confmap.Validate(cfg))
 	assert.Equal(t, 10*time.Minute, cfg.StateTTL)
+	assert.Equal(t, map[string]string{"hw.gpu.task": "general"}, cfg.MatchAttributes)
 	assert.Equal(t, 64, cfg.Detectors.RobustWindow)
 	assert.False(t, cfg.Detectors.Seasonal)
 	assert.Equal(t, 0.001, cfg.Detectors.SPOTQ)

@@ -1,6 +1,10 @@
 package anomalyprocessor // import "github.com/acceltel/acceltel/processors/anomalyprocessor"
 
 import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -63,6 +67,11 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 	for _, ps := range p.peers {
 		for _, g := range ps.touched {
 			verdicts := g.g.Close()
+			for _, v := range verdicts {
+				if v.Flagged && v.FlagChanged {
+					p.events[eventKey{ps.cfg.Metric, "peer"}]++
+				}
+			}
 			if p.cfg.Metrics.AcceltelAnomalyStraggler.Enabled {
 				for _, v := range verdicts {
 					if flags == (pmetric.NumberDataPointSlice{}) {
@@ -85,6 +94,32 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 	if p.cfg.Metrics.AcceltelAnomalySeriesEvicted.Enabled && p.evicted > 0 {
 		ensure()
 		p.counter(out, metricEvicted, "{series}", p.evicted, now)
+	}
+	if p.cfg.Metrics.AcceltelAnomalyEvents.Enabled && len(p.events) > 0 {
+		ensure()
+		p.eventCounters(out, now)
+	}
+}
+
+// eventCounters appends acceltel.anomaly.events, one point per metric and
+// detector that has had an anomaly, in a stable order.
+func (p *anomalyProcessor) eventCounters(out pmetric.MetricSlice, now time.Time) {
+	m := out.AppendEmpty()
+	m.SetName(metricEvents)
+	m.SetUnit("{event}")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	keys := slices.SortedFunc(maps.Keys(p.events), func(a, b eventKey) int {
+		return cmp.Or(strings.Compare(a.metric, b.metric), strings.Compare(a.detector, b.detector))
+	})
+	for _, k := range keys {
+		dp := sum.DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(p.start)
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		dp.Attributes().PutStr(attrMetric, k.metric)
+		dp.Attributes().PutStr(attrDetector, k.detector)
+		dp.SetIntValue(p.events[k])
 	}
 }
 

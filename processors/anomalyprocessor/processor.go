@@ -23,6 +23,7 @@ const (
 	metricStraggler = "acceltel.anomaly.straggler"
 	metricDropped   = "acceltel.anomaly.series.dropped"
 	metricEvicted   = "acceltel.anomaly.series.evicted"
+	metricEvents    = "acceltel.anomaly.events"
 	attrMetric      = "acceltel.anomaly.metric"
 	attrDetector    = "acceltel.anomaly.detector"
 )
@@ -80,19 +81,21 @@ type anomalyProcessor struct {
 	evict          bool
 	evicted        int64
 	dropped        int64
-	hist           metricseries.Histograms
-	peers          []*peerState
-	start          pcommon.Timestamp
-	sb             strings.Builder
-	key            []byte    // point key buffer (update)
-	resKey         []byte    // resource key buffer
-	swept          time.Time // last expire sweep
+	// events counts anomaly starts per watched metric and detector.
+	events map[eventKey]int64
+	hist   metricseries.Histograms
+	peers  []*peerState
+	start  pcommon.Timestamp
+	sb     strings.Builder
+	key    []byte    // point key buffer (update)
+	resKey []byte    // resource key buffer
+	swept  time.Time // last expire sweep
 }
 
 func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 	p := &anomalyProcessor{
 		cfg: cfg, engine: cfg.Detectors.Engine(), now: time.Now,
-		resources: map[string]*resourceSeries{}, start: pcommon.NewTimestampFromTime(time.Now()),
+		resources: map[string]*resourceSeries{}, start: pcommon.NewTimestampFromTime(time.Now()), events: map[eventKey]int64{},
 		evict: cfg.MaxSeriesPolicy != policyRefuse, hist: metricseries.Histograms{Stat: cfg.Statistic()},
 	}
 	for _, pg := range cfg.PeerGroups {
@@ -100,6 +103,8 @@ func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 	}
 	return p
 }
+
+type eventKey struct{ metric, detector string }
 
 func (p *anomalyProcessor) watched(name string) bool {
 	for _, m := range p.cfg.Include {
@@ -146,6 +151,9 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 					rs = p.resourceSeries(res)
 				}
 				metricseries.Each(m, true, func(pt metricseries.Point) {
+					if !p.cfg.Matches(res, pt.Attrs) {
+						return
+					}
 					s, r := p.update(rs, m.Name(), &pt, now)
 					if s == nil {
 						return
@@ -156,6 +164,9 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 					// the 0) while a healthy fleet adds no flag points.
 					on := r.Score >= p.cfg.ScoreThreshold
 					emitFlag := p.cfg.Metrics.AcceltelAnomalyFlag.Enabled && (on || s.flagged)
+					if on && !s.flagged {
+						p.events[eventKey{m.Name(), "ensemble"}]++
+					}
 					s.flagged = on
 					if !p.cfg.Metrics.AcceltelAnomalyScore.Enabled && !emitFlag {
 						return

@@ -300,3 +300,92 @@ func BenchmarkProcessorPerPoint(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*gpus), "ns/point")
 }
+
+// events returns acceltel.anomaly.events by metric and detector.
+func events(md pmetric.Metrics) map[string]int64 {
+	out := map[string]int64{}
+	for _, rm := range md.ResourceMetrics().All() {
+		for _, sm := range rm.ScopeMetrics().All() {
+			for _, m := range sm.Metrics().All() {
+				if m.Name() != metricEvents {
+					continue
+				}
+				for _, dp := range m.Sum().DataPoints().All() {
+					mv, _ := dp.Attributes().Get(attrMetric)
+					dv, _ := dp.Attributes().Get(attrDetector)
+					out[mv.Str()+"/"+dv.Str()] = dp.IntValue()
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Each anomaly start is one event: a series' score crossing the threshold
+// upwards, a member becoming a straggler; staying anomalous is not another.
+func TestEventsCountStarts(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Include = []string{"hw.gpu.utilization"}
+	cfg.PeerGroups = []PeerGroupConfig{{Metric: "hw.gpu.utilization", GroupBy: []string{"hw.model"}, Member: []string{"hw.id"},
+		Direction: "low", Threshold: 3.5, MinRelative: 0.05, K: 3, N: 5, MinMembers: 4}}
+	p, sink := newTestProcessor(t, cfg)
+	rng := rand.New(rand.NewPCG(4, 4))
+	var starts int64
+	flagged := false
+	for it := 0; it < 600; it++ {
+		vals := make([]float64, 8)
+		for i := range vals {
+			vals[i] = 0.9 + 0.01*rng.NormFloat64()
+		}
+		if it >= 500 {
+			vals[3] = 0.3 + 0.01*rng.NormFloat64() // GPU-03 stalls for good
+		}
+		require.NoError(t, p.ConsumeMetrics(context.Background(), gpuBatch("hw.gpu.utilization", t0.Add(time.Duration(it)*time.Second), vals)))
+		for _, dp := range find(sink.AllMetrics()[it], metricFlag, attrDetector, "ensemble") {
+			on := dp.IntValue() == 1
+			id, _ := dp.Attributes().Get("hw.id")
+			if id.Str() != "GPU-03" {
+				if on {
+					starts++ // a false alarm elsewhere is an event too
+				}
+				continue
+			}
+			if on && !flagged {
+				starts++
+			}
+			flagged = on
+		}
+	}
+	got := events(sink.AllMetrics()[599])
+	assert.Equal(t, starts, got["hw.gpu.utilization/ensemble"], "one event per start of an anomaly")
+	assert.Positive(t, starts)
+	assert.Equal(t, int64(1), got["hw.gpu.utilization/peer"], "GPU-03 became a straggler once and stayed one")
+}
+
+// match_attributes narrows the watched points: here the general-purpose
+// utilization of a GPU, not its encoder's.
+func TestMatchAttributes(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Include = []string{"hw.gpu.utilization"}
+	cfg.MatchAttributes = map[string]string{"hw.gpu.task": "general", "host.name": "node-0"}
+	p, sink := newTestProcessor(t, cfg)
+	md := pmetric.NewMetrics()
+	for _, host := range []string{"node-0", "node-1"} {
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("host.name", host)
+		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+		m.SetName("hw.gpu.utilization")
+		dps := m.SetEmptyGauge().DataPoints()
+		for _, task := range []string{"general", "encoder"} {
+			dp := dps.AppendEmpty()
+			dp.Attributes().PutStr("hw.gpu.task", task)
+			dp.SetTimestamp(pcommon.NewTimestampFromTime(t0))
+			dp.SetDoubleValue(0.5)
+		}
+	}
+	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+	scores := find(sink.AllMetrics()[0], metricScore, attrMetric, "hw.gpu.utilization")
+	require.Len(t, scores, 1, "only node-0's general utilization is watched")
+	task, _ := scores[0].Attributes().Get("hw.gpu.task")
+	assert.Equal(t, "general", task.Str())
+}

@@ -21,6 +21,7 @@ func NewMetricsBuilder(mbc MetricsBuilderConfig, settings processor.Settings, op
 		startTime:                          pcommon.NewTimestampFromTime(time.Now()),
 		metricsBuffer:                      pmetric.NewMetrics(),
 		buildInfo:                          settings.BuildInfo,
+		metricAcceltelAnomalyEvents:        newMetricAcceltelAnomalyEvents(mbc.Metrics.AcceltelAnomalyEvents),
 		metricAcceltelAnomalyFlag:          newMetricAcceltelAnomalyFlag(mbc.Metrics.AcceltelAnomalyFlag),
 		metricAcceltelAnomalyScore:         newMetricAcceltelAnomalyScore(mbc.Metrics.AcceltelAnomalyScore),
 		metricAcceltelAnomalySeriesDropped: newMetricAcceltelAnomalySeriesDropped(mbc.Metrics.AcceltelAnomalySeriesDropped),

@@ -8,6 +8,55 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 )
 
+// AcceltelAnomalyEventsMetricAttributeKey specifies the key of an attribute for the acceltel.anomaly.events metric.
+type AcceltelAnomalyEventsMetricAttributeKey string
+
+const (
+	AcceltelAnomalyEventsMetricAttributeKeyMetric   AcceltelAnomalyEventsMetricAttributeKey = "acceltel.anomaly.metric"
+	AcceltelAnomalyEventsMetricAttributeKeyDetector AcceltelAnomalyEventsMetricAttributeKey = "acceltel.anomaly.detector"
+)
+
+// AcceltelAnomalyEventsMetricConfig provides config for the acceltel.anomaly.events metric.
+type AcceltelAnomalyEventsMetricConfig struct {
+	Enabled          bool `mapstructure:"enabled"`
+	enabledSetByUser bool
+
+	AggregationStrategy string                                    `mapstructure:"aggregation_strategy"`
+	EnabledAttributes   []AcceltelAnomalyEventsMetricAttributeKey `mapstructure:"attributes"`
+}
+
+func (ms *AcceltelAnomalyEventsMetricConfig) Unmarshal(parser *confmap.Conf) error {
+	if parser == nil {
+		return nil
+	}
+
+	err := parser.Unmarshal(ms)
+	if err != nil {
+		return err
+	}
+
+	ms.enabledSetByUser = parser.IsSet("enabled")
+	return nil
+}
+
+func (ms *AcceltelAnomalyEventsMetricConfig) Validate() error {
+	for _, val := range ms.EnabledAttributes {
+		switch val {
+		case AcceltelAnomalyEventsMetricAttributeKeyMetric, AcceltelAnomalyEventsMetricAttributeKeyDetector:
+		default:
+			return fmt.Errorf("metric acceltel.anomaly.events doesn't have an attribute %v, valid attributes: [acceltel.anomaly.metric, acceltel.anomaly.detector]", val)
+		}
+	}
+
+	switch ms.AggregationStrategy {
+	case AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax:
+	default:
+		return fmt.Errorf("invalid aggregation strategy %q, valid strategies: [%s, %s, %s, %s]", ms.AggregationStrategy, AggregationStrategySum, AggregationStrategyAvg, AggregationStrategyMin, AggregationStrategyMax)
+	}
+
+	return nil
+}
+
 // AcceltelAnomalyFlagMetricAttributeKey specifies the key of an attribute for the acceltel.anomaly.flag metric.
 type AcceltelAnomalyFlagMetricAttributeKey string
 
@@ -197,6 +246,7 @@ func (ms *AcceltelAnomalyStragglerMetricConfig) Validate() error {
 
 // MetricsConfig provides config for anomaly metrics.
 type MetricsConfig struct {
+	AcceltelAnomalyEvents        AcceltelAnomalyEventsMetricConfig        `mapstructure:"acceltel.anomaly.events"`
 	AcceltelAnomalyFlag          AcceltelAnomalyFlagMetricConfig          `mapstructure:"acceltel.anomaly.flag"`
 	AcceltelAnomalyScore         AcceltelAnomalyScoreMetricConfig         `mapstructure:"acceltel.anomaly.score"`
 	AcceltelAnomalySeriesDropped AcceltelAnomalySeriesDroppedMetricConfig `mapstructure:"acceltel.anomaly.series.dropped"`
@@ -206,6 +256,11 @@ type MetricsConfig struct {
 
 func DefaultMetricsConfig() MetricsConfig {
 	return MetricsConfig{
+		AcceltelAnomalyEvents: AcceltelAnomalyEventsMetricConfig{
+			Enabled:             true,
+			AggregationStrategy: AggregationStrategySum,
+			EnabledAttributes:   []AcceltelAnomalyEventsMetricAttributeKey{AcceltelAnomalyEventsMetricAttributeKeyMetric, AcceltelAnomalyEventsMetricAttributeKeyDetector},
+		},
 		AcceltelAnomalyFlag: AcceltelAnomalyFlagMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,

@@ -26,6 +26,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "all_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					AcceltelAnomalyEvents: AcceltelAnomalyEventsMetricConfig{
+						Enabled:             true,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []AcceltelAnomalyEventsMetricAttributeKey{AcceltelAnomalyEventsMetricAttributeKeyMetric, AcceltelAnomalyEventsMetricAttributeKeyDetector},
+					},
 					AcceltelAnomalyFlag: AcceltelAnomalyFlagMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -54,6 +59,11 @@ func TestMetricsBuilderConfig(t *testing.T) {
 			name: "none_set",
 			want: MetricsBuilderConfig{
 				Metrics: MetricsConfig{
+					AcceltelAnomalyEvents: AcceltelAnomalyEventsMetricConfig{
+						Enabled:             false,
+						AggregationStrategy: AggregationStrategySum,
+						EnabledAttributes:   []AcceltelAnomalyEventsMetricAttributeKey{AcceltelAnomalyEventsMetricAttributeKeyMetric, AcceltelAnomalyEventsMetricAttributeKeyDetector},
+					},
 					AcceltelAnomalyFlag: AcceltelAnomalyFlagMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -82,11 +92,23 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelAnomalyFlagMetricConfig{}, AcceltelAnomalyScoreMetricConfig{}, AcceltelAnomalySeriesDroppedMetricConfig{}, AcceltelAnomalySeriesEvictedMetricConfig{}, AcceltelAnomalyStragglerMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelAnomalyEventsMetricConfig{}, AcceltelAnomalyFlagMetricConfig{}, AcceltelAnomalyScoreMetricConfig{}, AcceltelAnomalySeriesDroppedMetricConfig{}, AcceltelAnomalySeriesEvictedMetricConfig{}, AcceltelAnomalyStragglerMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
 }
+func TestAcceltelAnomalyEventsMetricsConfig_Validate(t *testing.T) {
+	cfg := DefaultMetricsConfig().AcceltelAnomalyEvents
+	require.NoError(t, cfg.Validate())
+
+	cfg.EnabledAttributes = []AcceltelAnomalyEventsMetricAttributeKey{"invalid"}
+	require.ErrorContains(t, cfg.Validate(), "metric acceltel.anomaly.events doesn't have an attribute invalid, valid attributes: [acceltel.anomaly.metric, acceltel.anomaly.detector]")
+
+	cfg = DefaultMetricsConfig().AcceltelAnomalyEvents
+	cfg.AggregationStrategy = "invalid"
+	require.ErrorContains(t, cfg.Validate(), "invalid aggregation strategy")
+}
+
 func TestAcceltelAnomalyFlagMetricsConfig_Validate(t *testing.T) {
 	cfg := DefaultMetricsConfig().AcceltelAnomalyFlag
 	require.NoError(t, cfg.Validate())

@@ -44,6 +44,10 @@ var MapAttributeDetector = map[string]AttributeDetector{
 }
 
 var MetricsInfo = metricsInfo{
+	AcceltelAnomalyEvents: metricInfo{
+		Name:       "acceltel.anomaly.events",
+		Attributes: []string{"metric", "detector"},
+	},
 	AcceltelAnomalyFlag: metricInfo{
 		Name:       "acceltel.anomaly.flag",
 		Attributes: []string{"metric", "detector"},
@@ -65,6 +69,7 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
+	AcceltelAnomalyEvents        metricInfo
 	AcceltelAnomalyFlag          metricInfo
 	AcceltelAnomalyScore         metricInfo
 	AcceltelAnomalySeriesDropped metricInfo
@@ -75,6 +80,100 @@ type metricsInfo struct {
 type metricInfo struct {
 	Name       string
 	Attributes []string
+}
+
+type metricAcceltelAnomalyEvents struct {
+	data          pmetric.Metric                    // data buffer for generated metric.
+	config        AcceltelAnomalyEventsMetricConfig // metric config provided by user.
+	capacity      int                               // max observed number of data points added to the metric.
+	aggDataPoints []int64                           // slice containing number of aggregated datapoints at each index
+}
+
+// init fills acceltel.anomaly.events metric with initial data.
+func (m *metricAcceltelAnomalyEvents) init() {
+	m.data.SetName("acceltel.anomaly.events")
+	m.data.SetDescription("Anomalies that started (a watched series' score crossing score_threshold upwards, or a peer-group member becoming a straggler), per watched metric and detector, since the processor started.")
+	m.data.SetUnit("{event}")
+	m.data.SetEmptySum()
+	m.data.Sum().SetIsMonotonic(true)
+	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	m.data.Sum().DataPoints().EnsureCapacity(m.capacity)
+	m.aggDataPoints = m.aggDataPoints[:0]
+}
+
+func (m *metricAcceltelAnomalyEvents) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, metricAttributeValue string, detectorAttributeValue string) {
+	if !m.config.Enabled {
+		return
+	}
+
+	dp := pmetric.NewNumberDataPoint()
+	dp.SetStartTimestamp(start)
+	dp.SetTimestamp(ts)
+	if slices.Contains(m.config.EnabledAttributes, AcceltelAnomalyEventsMetricAttributeKeyMetric) {
+		dp.Attributes().PutStr("acceltel.anomaly.metric", metricAttributeValue)
+	}
+	if slices.Contains(m.config.EnabledAttributes, AcceltelAnomalyEventsMetricAttributeKeyDetector) {
+		dp.Attributes().PutStr("acceltel.anomaly.detector", detectorAttributeValue)
+	}
+
+	var s string
+	dps := m.data.Sum().DataPoints()
+	for i := 0; i < dps.Len(); i++ {
+		dpi := dps.At(i)
+		if dp.Attributes().Equal(dpi.Attributes()) && dp.StartTimestamp() == dpi.StartTimestamp() && dp.Timestamp() == dpi.Timestamp() {
+			switch s = m.config.AggregationStrategy; s {
+			case AggregationStrategySum, AggregationStrategyAvg:
+				dpi.SetIntValue(dpi.IntValue() + val)
+				m.aggDataPoints[i] += 1
+				return
+			case AggregationStrategyMin:
+				if dpi.IntValue() > val {
+					dpi.SetIntValue(val)
+				}
+				return
+			case AggregationStrategyMax:
+				if dpi.IntValue() < val {
+					dpi.SetIntValue(val)
+				}
+				return
+			}
+		}
+	}
+
+	dp.SetIntValue(val)
+	m.aggDataPoints = append(m.aggDataPoints, 1)
+	dp.MoveTo(dps.AppendEmpty())
+}
+
+// updateCapacity saves max length of data point slices that will be used for the slice capacity.
+func (m *metricAcceltelAnomalyEvents) updateCapacity() {
+	if m.data.Sum().DataPoints().Len() > m.capacity {
+		m.capacity = m.data.Sum().DataPoints().Len()
+	}
+}
+
+// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
+func (m *metricAcceltelAnomalyEvents) emit(metrics pmetric.MetricSlice) {
+	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
+		if m.config.AggregationStrategy == AggregationStrategyAvg {
+			for i, aggCount := range m.aggDataPoints {
+				m.data.Sum().DataPoints().At(i).SetIntValue(m.data.Sum().DataPoints().At(i).IntValue() / aggCount)
+			}
+		}
+		m.updateCapacity()
+		m.data.MoveTo(metrics.AppendEmpty())
+		m.init()
+	}
+}
+
+func newMetricAcceltelAnomalyEvents(cfg AcceltelAnomalyEventsMetricConfig) metricAcceltelAnomalyEvents {
+	m := metricAcceltelAnomalyEvents{config: cfg}
+
+	if cfg.Enabled {
+		m.data = pmetric.NewMetric()
+		m.init()
+	}
+	return m
 }
 
 type metricAcceltelAnomalyFlag struct {
@@ -465,6 +564,7 @@ type MetricsBuilder struct {
 	metricsCapacity                    int                  // maximum observed number of metrics per resource.
 	metricsBuffer                      pmetric.Metrics      // accumulates metrics data before emitting.
 	buildInfo                          component.BuildInfo  // contains version information.
+	metricAcceltelAnomalyEvents        metricAcceltelAnomalyEvents
 	metricAcceltelAnomalyFlag          metricAcceltelAnomalyFlag
 	metricAcceltelAnomalyScore         metricAcceltelAnomalyScore
 	metricAcceltelAnomalySeriesDropped metricAcceltelAnomalySeriesDropped
@@ -547,6 +647,7 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	ils.Scope().SetName(ScopeName)
 	ils.Scope().SetVersion(mb.buildInfo.Version)
 	ils.Metrics().EnsureCapacity(mb.metricsCapacity)
+	mb.metricAcceltelAnomalyEvents.emit(ils.Metrics())
 	mb.metricAcceltelAnomalyFlag.emit(ils.Metrics())
 	mb.metricAcceltelAnomalyScore.emit(ils.Metrics())
 	mb.metricAcceltelAnomalySeriesDropped.emit(ils.Metrics())
@@ -571,6 +672,11 @@ func (mb *MetricsBuilder) Emit(options ...ResourceMetricsOption) pmetric.Metrics
 	metrics := mb.metricsBuffer
 	mb.metricsBuffer = pmetric.NewMetrics()
 	return metrics
+}
+
+// RecordAcceltelAnomalyEventsDataPoint adds a data point to acceltel.anomaly.events metric.
+func (mb *MetricsBuilder) RecordAcceltelAnomalyEventsDataPoint(ts pcommon.Timestamp, val int64, metricAttributeValue string, detectorAttributeValue AttributeDetector) {
+	mb.metricAcceltelAnomalyEvents.recordDataPoint(mb.startTime, ts, val, metricAttributeValue, detectorAttributeValue.String())
 }
 
 // RecordAcceltelAnomalyFlagDataPoint adds a data point to acceltel.anomaly.flag metric.

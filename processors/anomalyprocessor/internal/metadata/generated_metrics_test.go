@@ -56,6 +56,7 @@ func TestMetricsBuilder(t *testing.T) {
 			settings.Logger = zap.New(observedZapCore)
 			mb := NewMetricsBuilder(loadMetricsBuilderConfig(t, tt.name), settings, WithStartTime(start))
 			aggMap := make(map[string]string) // contains the aggregation strategies for each metric name
+			aggMap["acceltel.anomaly.events"] = mb.metricAcceltelAnomalyEvents.config.AggregationStrategy
 			aggMap["acceltel.anomaly.flag"] = mb.metricAcceltelAnomalyFlag.config.AggregationStrategy
 			aggMap["acceltel.anomaly.score"] = mb.metricAcceltelAnomalyScore.config.AggregationStrategy
 			aggMap["acceltel.anomaly.straggler"] = mb.metricAcceltelAnomalyStraggler.config.AggregationStrategy
@@ -67,6 +68,12 @@ func TestMetricsBuilder(t *testing.T) {
 
 			defaultMetricsCount := 0
 			allMetricsCount := 0
+			defaultMetricsCount++
+			allMetricsCount++
+			mb.RecordAcceltelAnomalyEventsDataPoint(ts, 1, "metric-val", AttributeDetectorEnsemble)
+			if tt.name == "reaggregate_set" {
+				mb.RecordAcceltelAnomalyEventsDataPoint(ts, 3, "metric-val-2", AttributeDetectorPeer)
+			}
 			defaultMetricsCount++
 			allMetricsCount++
 			mb.RecordAcceltelAnomalyFlagDataPoint(ts, 1, "metric-val", AttributeDetectorEnsemble)
@@ -95,6 +102,7 @@ func TestMetricsBuilder(t *testing.T) {
 			res := pcommon.NewResource()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
+				assert.Empty(t, mb.metricAcceltelAnomalyEvents.aggDataPoints)
 				assert.Empty(t, mb.metricAcceltelAnomalyFlag.aggDataPoints)
 				assert.Empty(t, mb.metricAcceltelAnomalyScore.aggDataPoints)
 				assert.Empty(t, mb.metricAcceltelAnomalyStraggler.aggDataPoints)
@@ -125,6 +133,55 @@ func TestMetricsBuilder(t *testing.T) {
 			validatedMetrics := make(map[string]bool)
 			for _, mi := range allMetricsList {
 				switch mi.Name() {
+				case "acceltel.anomaly.events":
+					if tt.name != "reaggregate_set" {
+						assert.False(t, validatedMetrics["acceltel.anomaly.events"], "Found a duplicate in the metrics slice: acceltel.anomaly.events")
+						validatedMetrics["acceltel.anomaly.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Anomalies that started (a watched series' score crossing score_threshold upwards, or a peer-group member becoming a straggler), per watched metric and detector, since the processor started.", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						assert.Equal(t, int64(1), dp.IntValue())
+						metricAttrVal, ok := dp.Attributes().Get("acceltel.anomaly.metric")
+						assert.True(t, ok)
+						assert.Equal(t, "metric-val", metricAttrVal.Str())
+						detectorAttrVal, ok := dp.Attributes().Get("acceltel.anomaly.detector")
+						assert.True(t, ok)
+						assert.Equal(t, "ensemble", detectorAttrVal.Str())
+					} else {
+						assert.False(t, validatedMetrics["acceltel.anomaly.events"], "Found a duplicate in the metrics slice: acceltel.anomaly.events")
+						validatedMetrics["acceltel.anomaly.events"] = true
+						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
+						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
+						assert.Equal(t, "Anomalies that started (a watched series' score crossing score_threshold upwards, or a peer-group member becoming a straggler), per watched metric and detector, since the processor started.", mi.Description())
+						assert.Equal(t, "{event}", mi.Unit())
+						assert.True(t, mi.Sum().IsMonotonic())
+						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
+						dp := mi.Sum().DataPoints().At(0)
+						assert.Equal(t, start, dp.StartTimestamp())
+						assert.Equal(t, ts, dp.Timestamp())
+						assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
+						switch aggMap["acceltel.anomaly.events"] {
+						case "sum":
+							assert.Equal(t, int64(4), dp.IntValue())
+						case "avg":
+							assert.Equal(t, int64(2), dp.IntValue())
+						case "min":
+							assert.Equal(t, int64(1), dp.IntValue())
+						case "max":
+							assert.Equal(t, int64(3), dp.IntValue())
+						}
+						_, ok := dp.Attributes().Get("acceltel.anomaly.metric")
+						assert.False(t, ok)
+						_, ok = dp.Attributes().Get("acceltel.anomaly.detector")
+						assert.False(t, ok)
+					}
 				case "acceltel.anomaly.flag":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["acceltel.anomaly.flag"], "Found a duplicate in the metrics slice: acceltel.anomaly.flag")
