@@ -79,6 +79,13 @@ func TestFleet(t *testing.T) {
 	if *render != "" {
 		res, err := LoadJSON(*render)
 		require.NoError(t, err)
+		if res.WatchedPerNode == 0 { // saved before the count was kept
+			root, err := repoRoot()
+			require.NoError(t, err)
+			include, err := gatewayInclude(root)
+			require.NoError(t, err)
+			res.WatchedPerNode = watched(NewNode(0, res.Date), include)
+		}
 		publish(t, res, res.Command)
 		return
 	}

@@ -37,7 +37,7 @@ func (res *Result) Markdown(command string) string {
 	fmt.Fprintf(&b, "- Fleet: N nodes × %d GPUs, %d data points per node scrape (each its own series), one otlp_proto record per scrape keyed by node, zstd, %d partitions:\n", GPUsPerNode, res.PointsPerNode, o.Partitions)
 	for _, p := range o.Plans {
 		fmt.Fprintf(&b, "  - %s: N = %d (%d GPUs, %d series, %d watched by the anomaly processor), first step %.0f dp/s, where each node is scraped every %.1f s.\n",
-			p.Exporter, p.Nodes, p.Nodes*GPUsPerNode, p.Nodes*res.PointsPerNode, watched(NewNode(0, res.Date))*p.Nodes, p.StartRate, float64(res.PointsPerNode*p.Nodes)/p.StartRate)
+			p.Exporter, p.Nodes, p.Nodes*GPUsPerNode, p.Nodes*res.PointsPerNode, res.WatchedPerNode*p.Nodes, p.StartRate, float64(res.PointsPerNode*p.Nodes)/p.StartRate)
 	}
 	fmt.Fprintf(&b, "- Ramp: the first step (%s of warm-up, then %s measured), then 1.5× a step (%s to settle, %s measured) until the Kafka lag or the exporter's queue grows by more than 5%% of the rate, then once between that rate and the last sustained one; at most %d steps.\n",
 		o.Warmup, o.Step, o.Settle, o.Step, o.MaxSteps)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"gopkg.in/yaml.v3"
 
 	"github.com/acceltel/acceltel/testbed"
 )
@@ -97,10 +98,7 @@ type Step struct {
 type Ramp struct {
 	Plan    Plan
 	Variant Variant
-	// WatchedSeries is the fleet's series the anomaly processor keeps
-	// state for.
-	WatchedSeries int
-	Steps         []Step
+	Steps   []Step
 	// Produced points, and what the gateway's kafka receiver accepted and
 	// its exporter failed to send, after the drain.
 	Produced, Accepted int64
@@ -144,12 +142,30 @@ type Result struct {
 	LoadStart, LoadEnd string
 	// PointsPerNode is the points of one node scrape, each its own series.
 	PointsPerNode    int
+	WatchedPerNode   int // series of a node scrape the anomaly processor watches
 	Ramps            []Ramp
 	PinnedGatewayCPU int
 }
 
-// watchedBy are the anomaly processor's include patterns in gateway.yaml.
-var watchedBy = []string{"hw.gpu.utilization", "nvidia.gpu."}
+// gatewayInclude is the anomaly processor's include list in gateway.yaml,
+// read from the file so that the reported count follows it.
+func gatewayInclude(root string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "distributions", "otelcol-acceltel", "gateway.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		Processors struct {
+			Anomaly struct {
+				Include []string `yaml:"include"`
+			} `yaml:"anomaly"`
+		} `yaml:"processors"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("gateway.yaml: %w", err)
+	}
+	return cfg.Processors.Anomaly.Include, nil
+}
 
 // Run drives every (exporter, variant) ramp of opts, one after the other,
 // each against a fresh broker, gateway and destination, in subtests of t.
@@ -162,10 +178,14 @@ func Run(t *testing.T, opts Options) *Result {
 	if opts.Logf == nil {
 		opts.Logf = t.Logf
 	}
+	include, err := gatewayInclude(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	probe := NewNode(0, time.Now())
 	res := &Result{
 		Opts: opts, Date: time.Now(), CPUs: runtime.NumCPU(), CPUModel: cpuModel(), LoadStart: loadAvg(),
-		PointsPerNode: probe.Points,
+		PointsPerNode: probe.Points, WatchedPerNode: watched(probe, include),
 	}
 	if opts.Pin {
 		if runtime.NumCPU() < 2 {
@@ -189,15 +209,17 @@ func Run(t *testing.T, opts Options) *Result {
 	return res
 }
 
-// watched counts a node's series the anomaly processor keeps state for.
-func watched(n *Node) int {
+// watched counts a node's series the anomaly processor keeps state for,
+// given its include list (names, or prefixes ending in '*').
+func watched(n *Node, include []string) int {
 	count := 0
 	for _, rm := range n.md.ResourceMetrics().All() {
 		for _, sm := range rm.ScopeMetrics().All() {
 			for _, m := range sm.Metrics().All() {
-				for _, w := range watchedBy {
-					if m.Name() == w || (strings.HasSuffix(w, ".") && strings.HasPrefix(m.Name(), w)) {
+				for _, w := range include {
+					if pre, ok := strings.CutSuffix(w, "*"); (ok && strings.HasPrefix(m.Name(), pre)) || m.Name() == w {
 						count += pointCount(m)
+						break
 					}
 				}
 			}
@@ -289,7 +311,6 @@ func runRamp(t *testing.T, root string, opts Options, plan Plan, v Variant) Ramp
 		nodes[i] = NewNode(i, start)
 	}
 	r.ppn = nodes[0].Points
-	out.WatchedSeries = watched(nodes[0]) * plan.Nodes
 	// A queued export request carries a batch (the batch processor's
 	// 8192 points) or else one record.
 	r.itemPoints = float64(r.ppn)
