@@ -81,6 +81,34 @@ func BenchmarkRun(b *testing.B) {
 	})
 }
 
+// BenchmarkCall compares one unary call: the SDK's Describe against the
+// bare plugin's health check, both empty requests.
+func BenchmarkCall(b *testing.B) {
+	b.Run("host=bare", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Bare)
+		client, health := openBare(b, bin, sum)
+		defer client.Kill()
+		for b.Loop() {
+			if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("host=sdk", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Misbehave)
+		c, err := sdk.Open(sdk.HostConfig{Path: bin, SHA256: sum})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Kill()
+		for b.Loop() {
+			if _, err := c.Describe(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 type barePlugin struct{ plugin.NetRPCUnsupportedPlugin }
 
 func (barePlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
