@@ -46,10 +46,12 @@ bin/acceltel: $(GO_SOURCES)
 bin/hostbench: $(GO_SOURCES)
 	@mkdir -p bin
 	$(GO) build -trimpath -o $@ ./plugins/hostbench
+	cd bin && sha256sum hostbench > hostbench.sha256 && chmod 644 hostbench.sha256 # the benchmark receiver's sha256_file
 
 bin/cudabench: $(GO_SOURCES)
 	@mkdir -p bin
 	$(GO) build -trimpath -o $@ ./plugins/cudabench
+	cd bin && sha256sum cudabench > cudabench.sha256 && chmod 644 cudabench.sha256
 
 bin/libnccl-profiler-acceltel.so: $(wildcard native/nccl-profiler/*.c native/nccl-profiler/*.h)
 	$(MAKE) -C native/nccl-profiler OUT=$(CURDIR)/bin $(CURDIR)/bin/libnccl-profiler-acceltel.so
@@ -60,7 +62,7 @@ bin/versitygw: internal/tools/versitygw/go.mod internal/tools/versitygw/go.sum
 	$(GO) build -modfile=internal/tools/versitygw/go.mod -o $@ github.com/versity/versitygw/cmd/versitygw
 
 ## run: the collector with local.yaml (OTLP on 4317/4318, Prometheus exporter on 127.0.0.1:8889)
-run: bin/$(DIST)
+run: bin/$(DIST) bin/hostbench
 	./bin/$(DIST) --config $(CONFIG)
 
 ## test: every test, end to end with a real Prometheus included

@@ -36,7 +36,13 @@ type PluginConfig struct {
 	Path string `mapstructure:"path"`
 	// SHA256 is the hex digest of the binary, required so that a replaced
 	// binary is never run with the collector's privileges.
-	SHA256               string            `mapstructure:"sha256"`
+	SHA256 string `mapstructure:"sha256"`
+	// SHA256File names a file holding the digest instead, as sha256sum
+	// writes it (a lock file written when the plugin is built or
+	// installed). It is read at each start of the plugin and must not be
+	// writable by anyone but its owner, who must be root or the collector's
+	// user: whoever can rewrite it can run any binary as the collector.
+	SHA256File           string            `mapstructure:"sha256_file"`
 	InsecureSkipChecksum bool              `mapstructure:"insecure_skip_checksum"`
 	Args                 []string          `mapstructure:"args"`
 	Env                  map[string]string `mapstructure:"env"`
@@ -82,8 +88,14 @@ func (cfg *Config) Validate() error {
 		if p.Path == "" {
 			errs = append(errs, fmt.Errorf("plugins::%s: path is required", name))
 		}
-		if d, err := hex.DecodeString(p.SHA256); !p.InsecureSkipChecksum && (err != nil || len(d) != 32) {
-			errs = append(errs, fmt.Errorf("plugins::%s: sha256 must be the binary's 64-hex-digit SHA-256 (or set insecure_skip_checksum: true)", name))
+		switch {
+		case p.SHA256 != "" && p.SHA256File != "":
+			errs = append(errs, fmt.Errorf("plugins::%s: set sha256 or sha256_file, not both", name))
+		case p.SHA256File != "" || p.InsecureSkipChecksum:
+		default:
+			if d, err := hex.DecodeString(p.SHA256); err != nil || len(d) != 32 {
+				errs = append(errs, fmt.Errorf("plugins::%s: sha256 must be the binary's 64-hex-digit SHA-256 (or set sha256_file, or insecure_skip_checksum: true)", name))
+			}
 		}
 	}
 	for i, b := range cfg.Benchmarks {

@@ -152,9 +152,16 @@ func (s *supervisor) start(ctx context.Context) error {
 	for _, k := range slices.Sorted(maps.Keys(s.cfg.Env)) {
 		env = append(env, k+"="+s.cfg.Env[k])
 	}
+	sum := s.cfg.SHA256
+	if s.cfg.SHA256File != "" {
+		var err error
+		if sum, err = readDigestFile(s.cfg.SHA256File); err != nil {
+			return err
+		}
+	}
 	conn, err := sdk.Open(sdk.HostConfig{
 		Path: s.cfg.Path, Args: s.cfg.Args, Env: env,
-		SHA256: s.cfg.SHA256, InsecureSkipChecksum: s.cfg.InsecureSkipChecksum,
+		SHA256: sum, InsecureSkipChecksum: s.cfg.InsecureSkipChecksum,
 		StartTimeout: s.r.cfg.StartTimeout,
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "plugin." + s.name, Level: hclog.Warn,
 			Output: zap.NewStdLog(s.logger).Writer(), DisableTime: true}),
