@@ -271,8 +271,8 @@ func (pl *gemmPlan) candidates() int { return int(pl.p.nresults) }
 func (pl *gemmPlan) usable(i int) bool { return C.lt_algo_ok(pl.p, C.int(i)) != 0 }
 
 func (pl *gemmPlan) matmul(g *gpu, algo int, a, b, d, ws devPtr, wsSize int64) error {
-	return ltError("cublasLtMatmul", C.lt_matmul(pl.p, C.int(algo), C.ulonglong(a), C.ulonglong(b), C.ulonglong(d),
-		C.ulonglong(ws), C.size_t(wsSize), unsafe.Pointer(g.stream)))
+	return ltError("cublasLtMatmul", C.lt_matmul(pl.p, C.int(algo), a, b, d,
+		ws, C.size_t(wsSize), unsafe.Pointer(g.stream)))
 }
 
 func (pl *gemmPlan) destroy() {
