@@ -42,13 +42,9 @@ const (
 )
 
 type series struct {
-	ens      *anomaly.Ensemble
-	hist     *metricseries.HistogramState // cumulative histograms: the previous point
-	seen     time.Time
-	prev     float64 // cumulative sums: previous value, time and start, for the rate
-	prevTS   pcommon.Timestamp
-	prevSt   pcommon.Timestamp
-	havePrev bool
+	ens  *anomaly.Ensemble
+	obs  metricseries.Observer
+	seen time.Time
 
 	active bool
 	quiet  int     // consecutive points below the threshold while active
@@ -226,23 +222,9 @@ func (c *anomalyConnector) update(name string, res pcommon.Map, pt metricseries.
 		c.series[key] = s
 	}
 	s.seen = now
-	v := pt.Value
-	if pt.Hist.IsSet() {
-		if pt.Cumulative && s.hist == nil {
-			s.hist = new(metricseries.HistogramState)
-		}
-		var ok bool
-		if v, ok = c.hist.Value(pt, s.hist); !ok {
-			return nil, anomaly.Result{}, 0, false
-		}
-	} else if pt.Cumulative {
-		// Watch the rate: a lower value or a new start time is a reset.
-		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.Value >= s.prev && pt.Start == s.prevSt && pt.Timestamp > s.prevTS
-		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.Value, pt.Timestamp, pt.Start, true
-		if !ok {
-			return nil, anomaly.Result{}, 0, false
-		}
-		v = (pt.Value - prev) / (float64(pt.Timestamp-prevTS) / 1e9)
+	v, ok := s.obs.Value(&c.hist, &pt)
+	if !ok {
+		return nil, anomaly.Result{}, 0, false
 	}
 	return s, s.ens.Update(v), v, true
 }

@@ -32,13 +32,9 @@ type series struct {
 	ens          *anomaly.Ensemble
 	newer, older *series // the recency list (lru.go)
 	rs           *resourceSeries
-	key          string                       // in rs.series
-	hist         *metricseries.HistogramState // cumulative histograms: the previous point
+	key          string // in rs.series
+	obs          metricseries.Observer
 	seen         time.Time
-	prev         float64 // cumulative sums: previous value, time and start, for the rate
-	prevTS       pcommon.Timestamp
-	prevSt       pcommon.Timestamp
-	havePrev     bool
 	flagged      bool // the last flag emitted was 1
 }
 
@@ -213,24 +209,9 @@ func (p *anomalyProcessor) update(rs *resourceSeries, name string, pt *metricser
 		p.touch(s)
 	}
 	s.seen = now
-	v := pt.Value
-	if pt.Hist.IsSet() {
-		if pt.Cumulative && s.hist == nil {
-			s.hist = new(metricseries.HistogramState)
-		}
-		var ok bool
-		if v, ok = p.hist.Value(*pt, s.hist); !ok {
-			return nil, anomaly.Result{}
-		}
-	} else if pt.Cumulative {
-		// Watch the rate: a cumulative counter only ever grows, so its level
-		// says nothing. A lower value or a new start time is a reset.
-		prev, prevTS, ok := s.prev, s.prevTS, s.havePrev && pt.Value >= s.prev && pt.Start == s.prevSt && pt.Timestamp > s.prevTS
-		s.prev, s.prevTS, s.prevSt, s.havePrev = pt.Value, pt.Timestamp, pt.Start, true
-		if !ok {
-			return nil, anomaly.Result{}
-		}
-		v = (pt.Value - prev) / (float64(pt.Timestamp-prevTS) / 1e9)
+	v, ok := s.obs.Value(&p.hist, pt)
+	if !ok {
+		return nil, anomaly.Result{}
 	}
 	return s, s.ens.Update(v)
 }
