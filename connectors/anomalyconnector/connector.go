@@ -105,19 +105,6 @@ func (*anomalyConnector) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
-func (c *anomalyConnector) watched(name string) bool {
-	for _, m := range c.cfg.Include {
-		if pre, ok := strings.CutSuffix(m, "*"); ok {
-			if strings.HasPrefix(name, pre) {
-				return true
-			}
-		} else if m == name {
-			return true
-		}
-	}
-	return false
-}
-
 // ConsumeMetrics scores md and sends one log record per anomaly that starts
 // or clears in it; ensemble records sit under the resource of their series,
 // peer records under an empty resource (their attributes name group and
@@ -148,7 +135,7 @@ func (c *anomalyConnector) detect(md pmetric.Metrics) plog.Logs {
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
 				c.observePeers(m, res, now)
-				if !c.watched(m.Name()) {
+				if !c.cfg.Includes(m.Name()) {
 					continue
 				}
 				metricseries.Each(m, true, func(pt metricseries.Point) {

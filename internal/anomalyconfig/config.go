@@ -195,6 +195,20 @@ func (w *Watch) Check() []error {
 	return errs
 }
 
+// Includes reports whether Include selects the metric name.
+func (w *Watch) Includes(name string) bool {
+	for _, m := range w.Include {
+		if pre, ok := strings.CutSuffix(m, "*"); ok {
+			if strings.HasPrefix(name, pre) {
+				return true
+			}
+		} else if m == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Matches reports whether a point with attrs on a resource with res passes
 // MatchAttributes.
 func (w *Watch) Matches(res, attrs pcommon.Map) bool {

@@ -102,19 +102,6 @@ func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 
 type eventKey struct{ metric, detector string }
 
-func (p *anomalyProcessor) watched(name string) bool {
-	for _, m := range p.cfg.Include {
-		if pre, ok := strings.CutSuffix(m, "*"); ok {
-			if strings.HasPrefix(name, pre) {
-				return true
-			}
-		} else if m == name {
-			return true
-		}
-	}
-	return false
-}
-
 // processMetrics leaves every input metric as it is and appends one scope of
 // acceltel.anomaly.* metrics to each resource it watched, plus one resource
 // for peer verdicts and the series counters, which belong to no input resource.
@@ -140,7 +127,7 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 			for k := 0; k < ms.Len(); k++ {
 				m := ms.At(k)
 				p.observePeers(m, res, now)
-				if !p.watched(m.Name()) {
+				if !p.cfg.Includes(m.Name()) {
 					continue
 				}
 				if rs == nil {

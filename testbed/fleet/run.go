@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"gopkg.in/yaml.v3"
 
+	"github.com/acceltel/acceltel/internal/anomalyconfig"
 	"github.com/acceltel/acceltel/testbed"
 )
 
@@ -210,17 +211,15 @@ func Run(t *testing.T, opts Options) *Result {
 }
 
 // watched counts a node's series the anomaly processor keeps state for,
-// given its include list (names, or prefixes ending in '*').
+// given its include list.
 func watched(n *Node, include []string) int {
+	w := anomalyconfig.Watch{Include: include}
 	count := 0
 	for _, rm := range n.md.ResourceMetrics().All() {
 		for _, sm := range rm.ScopeMetrics().All() {
 			for _, m := range sm.Metrics().All() {
-				for _, w := range include {
-					if pre, ok := strings.CutSuffix(w, "*"); (ok && strings.HasPrefix(m.Name(), pre)) || m.Name() == w {
-						count += pointCount(m)
-						break
-					}
+				if w.Includes(m.Name()) {
+					count += pointCount(m)
 				}
 			}
 		}
