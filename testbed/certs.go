@@ -1,161 +1,16 @@
 package testbed
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/acceltel/acceltel/internal/pkitest"
 )
 
-// PKI is a throwaway certificate authority for tests of the collector's
-// TLS listeners and clients: every file is written to a test's temp dir.
-type PKI struct {
-	Dir    string
-	CAFile string
-	ca     *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	mu     sync.Mutex
-	serial int64
-}
+// PKI is the testbed's certificate authority (internal/pkitest).
+type PKI = pkitest.PKI
 
 // CertPair names the PEM files of one certificate and its key.
-type CertPair struct {
-	CertFile, KeyFile string
-}
+type CertPair = pkitest.CertPair
 
-// NewPKI creates a CA valid for a day.
-func NewPKI(t testing.TB) *PKI {
-	t.Helper()
-	p, err := newCA(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// newCA is NewPKI for what lives longer than one test (the Kafka brokers' CA).
-func newCA(dir string) (*PKI, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "acceltel test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	p := &PKI{Dir: dir, ca: ca, caKey: key, serial: 1}
-	p.CAFile = filepath.Join(p.Dir, "ca.pem")
-	return p, writePEMFile(p.CAFile, "CERTIFICATE", der)
-}
-
-// Server issues a certificate for 127.0.0.1 and localhost.
-func (p *PKI) Server(t testing.TB, name string) CertPair {
-	return p.issue(t, name, x509.ExtKeyUsageServerAuth, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-}
-
-// Client issues a client certificate (for mTLS).
-func (p *PKI) Client(t testing.TB, name string) CertPair {
-	return p.issue(t, name, x509.ExtKeyUsageClientAuth, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-}
-
-// Expired issues a server and client certificate whose validity ended an hour ago.
-func (p *PKI) Expired(t testing.TB, name string) CertPair {
-	return p.issue(t, name, x509.ExtKeyUsageAny, time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
-}
-
-// Pool is a cert pool that trusts the CA.
-func (p *PKI) Pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.ca)
-	return pool
-}
-
-// ClientTLS is a tls.Config that trusts the CA and presents pair when given.
-func (p *PKI) ClientTLS(t testing.TB, pair *CertPair) *tls.Config {
-	t.Helper()
-	cfg := &tls.Config{RootCAs: p.Pool(), MinVersion: tls.VersionTLS12}
-	if pair != nil {
-		cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg
-}
-
-func (p *PKI) issue(t testing.TB, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) CertPair {
-	t.Helper()
-	pair, err := p.issueAt(name, usage, notBefore, notAfter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pair
-}
-
-// issueFiles issues a server certificate valid for a day, outside a test.
-func (p *PKI) issueFiles(name string) (cert, key string, err error) {
-	pair, err := p.issueAt(name, x509.ExtKeyUsageServerAuth, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	return pair.CertFile, pair.KeyFile, err
-}
-
-func (p *PKI) issueAt(name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) (CertPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return CertPair{}, err
-	}
-	p.mu.Lock()
-	p.serial++
-	serial := p.serial
-	p.mu.Unlock()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     []string{"localhost", name},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	if err != nil {
-		return CertPair{}, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return CertPair{}, err
-	}
-	pair := CertPair{CertFile: filepath.Join(p.Dir, name+".pem"), KeyFile: filepath.Join(p.Dir, name+"-key.pem")}
-	if err := writePEMFile(pair.CertFile, "CERTIFICATE", der); err != nil {
-		return CertPair{}, err
-	}
-	return pair, writePEMFile(pair.KeyFile, "PRIVATE KEY", keyDER)
-}
-
-func writePEMFile(path, typ string, der []byte) error {
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
-}
+// NewPKI creates a CA valid for a day in a temporary directory of the test.
+func NewPKI(t testing.TB) *PKI { return pkitest.New(t) }

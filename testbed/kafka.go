@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/acceltel/acceltel/internal/pkitest"
 )
 
 // The brokers of every test speak TLS and SASL/SCRAM-SHA-512 only, as
@@ -32,15 +34,15 @@ var kafkaPKI = sync.OnceValues(func() (*kafkaCerts, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, err := newCA(dir)
+	ca, err := pkitest.NewAt(dir)
 	if err != nil {
 		return nil, err
 	}
-	cert, key, err := ca.issueFiles("kafka")
+	files, err := ca.IssueServer("kafka")
 	if err != nil {
 		return nil, err
 	}
-	pair, err := tls.LoadX509KeyPair(cert, key)
+	pair, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile)
 	if err != nil {
 		return nil, err
 	}
