@@ -66,21 +66,19 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 	}
 	for _, ps := range p.peers {
 		for _, g := range ps.touched {
-			verdicts := g.g.Close()
-			for _, v := range verdicts {
+			for _, v := range g.g.Close() {
 				if v.Flagged && v.FlagChanged {
 					p.events[eventKey{ps.cfg.Metric, "peer"}]++
 				}
-			}
-			if p.cfg.Metrics.AcceltelAnomalyStraggler.Enabled {
-				for _, v := range verdicts {
-					if flags == (pmetric.NumberDataPointSlice{}) {
-						ensure()
-						flags = p.newGauge(out, metricStraggler, "{state}")
-					}
-					dp := newPoint(flags, g.attrs[v.Member], ps.cfg.Metric, "peer", g.ts)
-					dp.SetIntValue(boolInt(v.Flagged))
+				if !p.cfg.Metrics.AcceltelAnomalyStraggler.Enabled {
+					continue
 				}
+				if flags == (pmetric.NumberDataPointSlice{}) {
+					ensure()
+					flags = p.newGauge(out, metricStraggler, "{state}")
+				}
+				dp := newPoint(flags, g.attrs[v.Member], ps.cfg.Metric, "peer", g.ts)
+				dp.SetIntValue(boolInt(v.Flagged))
 			}
 			clear(g.attrs)
 		}
@@ -104,35 +102,38 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 // eventCounters appends acceltel.anomaly.events, one point per metric and
 // detector that has had an anomaly, in a stable order.
 func (p *anomalyProcessor) eventCounters(out pmetric.MetricSlice, now time.Time) {
-	m := out.AppendEmpty()
-	m.SetName(metricEvents)
-	m.SetUnit("{event}")
-	sum := m.SetEmptySum()
-	sum.SetIsMonotonic(true)
-	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dps := p.newCounter(out, metricEvents, "{event}")
 	keys := slices.SortedFunc(maps.Keys(p.events), func(a, b eventKey) int {
 		return cmp.Or(strings.Compare(a.metric, b.metric), strings.Compare(a.detector, b.detector))
 	})
 	for _, k := range keys {
-		dp := sum.DataPoints().AppendEmpty()
-		dp.SetStartTimestamp(p.start)
-		dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		dp := p.count(dps, p.events[k], now)
 		dp.Attributes().PutStr(attrMetric, k.metric)
 		dp.Attributes().PutStr(attrDetector, k.detector)
-		dp.SetIntValue(p.events[k])
 	}
 }
 
 // counter appends a cumulative sum counted since the processor started.
 func (p *anomalyProcessor) counter(out pmetric.MetricSlice, name, unit string, v int64, now time.Time) {
+	p.count(p.newCounter(out, name, unit), v, now)
+}
+
+// newCounter appends a monotonic cumulative sum and returns its points.
+func (p *anomalyProcessor) newCounter(out pmetric.MetricSlice, name, unit string) pmetric.NumberDataPointSlice {
 	m := out.AppendEmpty()
 	m.SetName(name)
 	m.SetUnit(unit)
 	sum := m.SetEmptySum()
 	sum.SetIsMonotonic(true)
 	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	dp := sum.DataPoints().AppendEmpty()
+	return sum.DataPoints()
+}
+
+// count appends a point counted since the processor started.
+func (p *anomalyProcessor) count(dps pmetric.NumberDataPointSlice, v int64, now time.Time) pmetric.NumberDataPoint {
+	dp := dps.AppendEmpty()
 	dp.SetStartTimestamp(p.start)
 	dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
 	dp.SetIntValue(v)
+	return dp
 }
