@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -124,10 +125,7 @@ func openError(dir string, direct bool, err error) error {
 }
 
 func with(m map[string]string, k, v string) map[string]string {
-	out := make(map[string]string, len(m)+1)
-	for mk, mv := range m {
-		out[mk] = mv
-	}
+	out := maps.Clone(m)
 	out[k] = v
 	return out
 }
