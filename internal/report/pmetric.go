@@ -44,20 +44,15 @@ func (b *Builder) addMetric(m pmetric.Metric, res pcommon.Map, l Labels) {
 	name, unit := m.Name(), m.Unit()
 	noValue := func(f pmetric.DataPointFlags) bool { return f.NoRecordedValue() }
 	switch m.Type() {
-	case pmetric.MetricTypeGauge:
-		dps := m.Gauge().DataPoints()
-		for i := 0; i < dps.Len(); i++ {
-			dp := dps.At(i)
-			if noValue(dp.Flags()) {
-				continue
-			}
-			fillLabels(l, res, dp.Attributes())
-			b.AddNumber(name, unit, KindGauge, l, int64(dp.Timestamp()), numberValue(dp))
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
+		var kind Kind
+		var dps pmetric.NumberDataPointSlice
+		if m.Type() == pmetric.MetricTypeSum {
+			s := m.Sum()
+			kind, dps = SumKind(s.IsMonotonic(), s.AggregationTemporality() == pmetric.AggregationTemporalityDelta), s.DataPoints()
+		} else {
+			kind, dps = KindGauge, m.Gauge().DataPoints()
 		}
-	case pmetric.MetricTypeSum:
-		s := m.Sum()
-		kind := SumKind(s.IsMonotonic(), s.AggregationTemporality() == pmetric.AggregationTemporalityDelta)
-		dps := s.DataPoints()
 		for i := 0; i < dps.Len(); i++ {
 			dp := dps.At(i)
 			if noValue(dp.Flags()) {
