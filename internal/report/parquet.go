@@ -313,41 +313,27 @@ func addRow(b *Builder, x *row, l Labels) {
 		for i, c := range x.BucketCounts {
 			h.Counts[i] = float64(c)
 		}
-		if x.Count != nil {
-			h.Count = float64(*x.Count)
-		}
-		if x.Sum != nil {
-			h.Sum = *x.Sum
-		}
+		h.Count, h.Sum = float64(orZero(x.Count)), orZero(x.Sum)
 		// The row buffer is reused: keep a copy.
 		h.Bounds = slices.Clone(h.Bounds)
 		b.AddHistogram(x.MetricName, x.Unit, delta, l, ts, h)
 	case "exponential_histogram":
-		var scale, off int32
-		var zc, count int64
-		var zt, sum float64
-		if x.Scale != nil {
-			scale = *x.Scale
-		}
-		if x.PositiveOffset != nil {
-			off = *x.PositiveOffset
-		}
-		if x.ZeroCount != nil {
-			zc = *x.ZeroCount
-		}
-		if x.ZeroThreshold != nil {
-			zt = *x.ZeroThreshold
-		}
-		if x.Count != nil {
-			count = *x.Count
-		}
-		if x.Sum != nil {
-			sum = *x.Sum
-		}
+		scale, off := orZero(x.Scale), orZero(x.PositiveOffset)
+		zc, zt := orZero(x.ZeroCount), orZero(x.ZeroThreshold)
+		count, sum := orZero(x.Count), orZero(x.Sum)
 		counts := make([]uint64, len(x.PositiveBuckets))
 		for i, c := range x.PositiveBuckets {
 			counts[i] = uint64(max(c, 0))
 		}
 		b.AddHistogram(x.MetricName, x.Unit, delta, l, ts, ExpHist(scale, uint64(max(zc, 0)), zt, off, counts, uint64(max(count, 0)), sum))
 	}
+}
+
+// orZero is *p, or T's zero value for a null column.
+func orZero[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }
