@@ -1,10 +1,6 @@
 package anomalyprocessor // import "github.com/acceltel/acceltel/processors/anomalyprocessor"
 
 import (
-	"cmp"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -27,7 +23,7 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 			}
 			g := ps.groups[gk]
 			if g == nil {
-				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.Engine()), attrs: map[string]pcommon.Map{}}
+				g = &peerGroup{g: anomaly.NewPeerGroup(ps.cfg.Engine()), attrs: map[string]pcommon.Map{}, events: map[string]int64{}}
 				ps.groups[gk] = g
 			}
 			mk, ok := metricseries.JoinAttrs(&p.sb, ps.cfg.Member, res, pt.Attrs)
@@ -55,7 +51,7 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 // closePeers ends the interval of every group seen in this call and emits
 // one straggler flag per member; the series counters ride in the same resource.
 func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
-	var flags pmetric.NumberDataPointSlice
+	var flags, events pmetric.NumberDataPointSlice
 	var out pmetric.MetricSlice
 	have := false
 	ensure := func() {
@@ -68,17 +64,25 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 		for _, g := range ps.touched {
 			for _, v := range g.g.Close() {
 				if v.Flagged && v.FlagChanged {
-					p.events[eventKey{ps.cfg.Metric, "peer"}]++
+					g.events[v.Member]++
 				}
-				if !p.cfg.Metrics.AcceltelAnomalyStraggler.Enabled {
-					continue
+				if p.cfg.Metrics.AcceltelAnomalyStraggler.Enabled {
+					if flags == (pmetric.NumberDataPointSlice{}) {
+						ensure()
+						flags = p.newGauge(out, metricStraggler, "{state}")
+					}
+					dp := newPoint(flags, g.attrs[v.Member], ps.cfg.Metric, "peer", g.ts)
+					dp.SetIntValue(boolInt(v.Flagged))
 				}
-				if flags == (pmetric.NumberDataPointSlice{}) {
-					ensure()
-					flags = p.newGauge(out, metricStraggler, "{state}")
+				// Per member, with the straggler flag's attributes: one node's
+				// members arrive in one record, in order.
+				if n := g.events[v.Member]; n > 0 && p.cfg.Metrics.AcceltelAnomalyEvents.Enabled {
+					if events == (pmetric.NumberDataPointSlice{}) {
+						ensure()
+						events = p.newCounter(out, metricEvents, "{event}")
+					}
+					p.countAt(events, g.attrs[v.Member], ps.cfg.Metric, "peer", n, g.ts)
 				}
-				dp := newPoint(flags, g.attrs[v.Member], ps.cfg.Metric, "peer", g.ts)
-				dp.SetIntValue(boolInt(v.Flagged))
 			}
 			clear(g.attrs)
 		}
@@ -92,24 +96,6 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 	if p.cfg.Metrics.AcceltelAnomalySeriesEvicted.Enabled && p.evicted > 0 {
 		ensure()
 		p.counter(out, metricEvicted, "{series}", p.evicted, now)
-	}
-	if p.cfg.Metrics.AcceltelAnomalyEvents.Enabled && len(p.events) > 0 {
-		ensure()
-		p.eventCounters(out, now)
-	}
-}
-
-// eventCounters appends acceltel.anomaly.events, one point per metric and
-// detector that has had an anomaly, in a stable order.
-func (p *anomalyProcessor) eventCounters(out pmetric.MetricSlice, now time.Time) {
-	dps := p.newCounter(out, metricEvents, "{event}")
-	keys := slices.SortedFunc(maps.Keys(p.events), func(a, b eventKey) int {
-		return cmp.Or(strings.Compare(a.metric, b.metric), strings.Compare(a.detector, b.detector))
-	})
-	for _, k := range keys {
-		dp := p.count(dps, p.events[k], now)
-		dp.Attributes().PutStr(attrMetric, k.metric)
-		dp.Attributes().PutStr(attrDetector, k.detector)
 	}
 }
 
@@ -136,4 +122,12 @@ func (p *anomalyProcessor) count(dps pmetric.NumberDataPointSlice, v int64, now 
 	dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
 	dp.SetIntValue(v)
 	return dp
+}
+
+// countAt appends a point of an anomaly counter with a watched series' (or
+// a peer member's) attributes, counted since the processor started.
+func (p *anomalyProcessor) countAt(dps pmetric.NumberDataPointSlice, attrs pcommon.Map, metric, detector string, v int64, ts pcommon.Timestamp) {
+	dp := newPoint(dps, attrs, metric, detector, ts)
+	dp.SetStartTimestamp(p.start)
+	dp.SetIntValue(v)
 }

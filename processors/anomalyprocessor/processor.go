@@ -35,7 +35,8 @@ type series struct {
 	key          string // in rs.series
 	obs          metricseries.Observer
 	seen         time.Time
-	flagged      bool // the last flag emitted was 1
+	flagged      bool  // the last flag emitted was 1
+	events       int64 // anomalies that started on this series
 }
 
 type resourceSeries struct {
@@ -55,10 +56,11 @@ type peerState struct {
 }
 
 type peerGroup struct {
-	g     *anomaly.PeerGroup
-	attrs map[string]pcommon.Map // this interval's members' group and member attributes
-	ts    pcommon.Timestamp
-	seen  time.Time
+	g      *anomaly.PeerGroup
+	attrs  map[string]pcommon.Map // this interval's members' group and member attributes
+	events map[string]int64       // times each member became a straggler
+	ts     pcommon.Timestamp
+	seen   time.Time
 }
 
 type anomalyProcessor struct {
@@ -77,21 +79,19 @@ type anomalyProcessor struct {
 	evict          bool
 	evicted        int64
 	dropped        int64
-	// events counts anomaly starts per watched metric and detector.
-	events map[eventKey]int64
-	hist   metricseries.Histograms
-	peers  []*peerState
-	start  pcommon.Timestamp
-	sb     strings.Builder
-	key    []byte    // point key buffer (update)
-	resKey []byte    // resource key buffer
-	swept  time.Time // last expire sweep
+	hist           metricseries.Histograms
+	peers          []*peerState
+	start          pcommon.Timestamp
+	sb             strings.Builder
+	key            []byte    // point key buffer (update)
+	resKey         []byte    // resource key buffer
+	swept          time.Time // last expire sweep
 }
 
 func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 	p := &anomalyProcessor{
 		cfg: cfg, engine: cfg.Detectors.Engine(), now: time.Now,
-		resources: map[string]*resourceSeries{}, start: pcommon.NewTimestampFromTime(time.Now()), events: map[eventKey]int64{},
+		resources: map[string]*resourceSeries{}, start: pcommon.NewTimestampFromTime(time.Now()),
 		evict: cfg.MaxSeriesPolicy != policyRefuse, hist: metricseries.Histograms{Stat: cfg.Statistic()},
 	}
 	for _, pg := range cfg.PeerGroups {
@@ -99,8 +99,6 @@ func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
 	}
 	return p
 }
-
-type eventKey struct{ metric, detector string }
 
 // processMetrics leaves every input metric as it is and appends one scope of
 // acceltel.anomaly.* metrics to each resource it watched, plus one resource
@@ -116,8 +114,8 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 		rm := rms.At(i)
 		res := rm.Resource().Attributes()
 		var out pmetric.MetricSlice
-		var score, flag pmetric.NumberDataPointSlice
-		var haveOut, haveScore, haveFlag bool
+		var score, flag, events pmetric.NumberDataPointSlice
+		var haveOut, haveScore, haveFlag, haveEvents bool
 		// The resource's series, looked up at its first watched point.
 		var rs *resourceSeries
 		sms := rm.ScopeMetrics()
@@ -148,10 +146,14 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 					on := r.Score >= p.cfg.ScoreThreshold
 					emitFlag := p.cfg.Metrics.AcceltelAnomalyFlag.Enabled && (on || s.flagged)
 					if on && !s.flagged {
-						p.events[eventKey{m.Name(), "ensemble"}]++
+						s.events++
 					}
 					s.flagged = on
-					if !p.cfg.Metrics.AcceltelAnomalyScore.Enabled && !emitFlag {
+					// Each series counts its own anomalies, next to its
+					// score: a counter shared by all series would be written
+					// by every Kafka partition's export at once, out of order.
+					emitEvents := p.cfg.Metrics.AcceltelAnomalyEvents.Enabled && s.events > 0
+					if !p.cfg.Metrics.AcceltelAnomalyScore.Enabled && !emitFlag && !emitEvents {
 						return
 					}
 					if !haveOut {
@@ -170,6 +172,12 @@ func (p *anomalyProcessor) processMetrics(_ context.Context, md pmetric.Metrics)
 						}
 						dp := newPoint(flag, pt.Attrs, m.Name(), "ensemble", pt.Timestamp)
 						dp.SetIntValue(boolInt(on))
+					}
+					if emitEvents {
+						if !haveEvents {
+							events, haveEvents = p.newCounter(out, metricEvents, "{event}"), true
+						}
+						p.countAt(events, pt.Attrs, m.Name(), "ensemble", s.events, pt.Timestamp)
 					}
 				})
 			}

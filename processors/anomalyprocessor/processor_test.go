@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,7 +302,8 @@ func BenchmarkProcessorPerPoint(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*gpus), "ns/point")
 }
 
-// events returns acceltel.anomaly.events by metric and detector.
+// events returns acceltel.anomaly.events by metric, detector and hw.id:
+// each watched series (and each peer member) counts its own.
 func events(md pmetric.Metrics) map[string]int64 {
 	out := map[string]int64{}
 	for _, rm := range md.ResourceMetrics().All() {
@@ -313,7 +315,8 @@ func events(md pmetric.Metrics) map[string]int64 {
 				for _, dp := range m.Sum().DataPoints().All() {
 					mv, _ := dp.Attributes().Get(attrMetric)
 					dv, _ := dp.Attributes().Get(attrDetector)
-					out[mv.Str()+"/"+dv.Str()] = dp.IntValue()
+					id, _ := dp.Attributes().Get("hw.id")
+					out[mv.Str()+"/"+dv.Str()+"/"+id.Str()] = dp.IntValue()
 				}
 			}
 		}
@@ -330,8 +333,8 @@ func TestEventsCountStarts(t *testing.T) {
 		Direction: "low", Threshold: 3.5, MinRelative: 0.05, K: 3, N: 5, MinMembers: 4}}
 	p, sink := newTestProcessor(t, cfg)
 	rng := rand.New(rand.NewPCG(4, 4))
-	var starts int64
-	flagged := false
+	starts := map[string]int64{}
+	flagged := map[string]bool{}
 	for it := 0; it < 600; it++ {
 		vals := make([]float64, 8)
 		for i := range vals {
@@ -344,22 +347,21 @@ func TestEventsCountStarts(t *testing.T) {
 		for _, dp := range find(sink.AllMetrics()[it], metricFlag, attrDetector, "ensemble") {
 			on := dp.IntValue() == 1
 			id, _ := dp.Attributes().Get("hw.id")
-			if id.Str() != "GPU-03" {
-				if on {
-					starts++ // a false alarm elsewhere is an event too
-				}
-				continue
+			if on && !flagged[id.Str()] {
+				starts[id.Str()]++ // a false alarm elsewhere is an event too
 			}
-			if on && !flagged {
-				starts++
-			}
-			flagged = on
+			flagged[id.Str()] = on
 		}
 	}
 	got := events(sink.AllMetrics()[599])
-	assert.Equal(t, starts, got["hw.gpu.utilization/ensemble"], "one event per start of an anomaly")
-	assert.Positive(t, starts)
-	assert.Equal(t, int64(1), got["hw.gpu.utilization/peer"], "GPU-03 became a straggler once and stayed one")
+	for id, n := range starts {
+		assert.Equal(t, n, got["hw.gpu.utilization/ensemble/"+id], "one event per start of an anomaly on %s", id)
+	}
+	assert.Positive(t, starts["GPU-03"])
+	assert.Equal(t, int64(1), got["hw.gpu.utilization/peer/GPU-03"], "GPU-03 became a straggler once and stayed one")
+	for k := range got {
+		assert.True(t, strings.HasSuffix(k, "/GPU-03") || starts[k[strings.LastIndex(k, "/")+1:]] > 0, "%s counts without an event", k)
+	}
 }
 
 // match_attributes narrows the watched points: here the general-purpose

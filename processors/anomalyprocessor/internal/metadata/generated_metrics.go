@@ -92,7 +92,7 @@ type metricAcceltelAnomalyEvents struct {
 // init fills acceltel.anomaly.events metric with initial data.
 func (m *metricAcceltelAnomalyEvents) init() {
 	m.data.SetName("acceltel.anomaly.events")
-	m.data.SetDescription("Anomalies that started (a watched series' score crossing score_threshold upwards, or a peer-group member becoming a straggler), per watched metric and detector, since the processor started.")
+	m.data.SetDescription("Anomalies that started on a watched series (its score crossing score_threshold upwards) or on a peer-group member (becoming a straggler) since the processor started; carries the series' or member's attributes, emitted with its points once it has had one.")
 	m.data.SetUnit("{event}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

@@ -139,7 +139,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.anomaly.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Anomalies that started (a watched series' score crossing score_threshold upwards, or a peer-group member becoming a straggler), per watched metric and detector, since the processor started.", mi.Description())
+						assert.Equal(t, "Anomalies that started on a watched series (its score crossing score_threshold upwards) or on a peer-group member (becoming a straggler) since the processor started; carries the series' or member's attributes, emitted with its points once it has had one.", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -159,7 +159,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.anomaly.events"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Anomalies that started (a watched series' score crossing score_threshold upwards, or a peer-group member becoming a straggler), per watched metric and detector, since the processor started.", mi.Description())
+						assert.Equal(t, "Anomalies that started on a watched series (its score crossing score_threshold upwards) or on a peer-group member (becoming a straggler) since the processor started; carries the series' or member's attributes, emitted with its points once it has had one.", mi.Description())
 						assert.Equal(t, "{event}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
