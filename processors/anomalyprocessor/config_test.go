@@ -38,7 +38,6 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "mean", cfg.HistogramStatistic)
 	assert.Equal(t, "evict", cfg.MaxSeriesPolicy)
 	assert.True(t, cfg.Metrics.AcceltelAnomalyScore.Enabled)
-	assert.True(t, cfg.Metrics.AcceltelAnomalySeriesEvicted.Enabled)
 }
 
 func TestConfigFull(t *testing.T) {

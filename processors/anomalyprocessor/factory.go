@@ -34,7 +34,11 @@ func createDefaultConfig() component.Config {
 }
 
 func createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
-	p := newProcessor(set, cfg.(*Config))
+	p, err := newProcessor(set, cfg.(*Config))
+	if err != nil {
+		return nil, err
+	}
 	return processorhelper.NewMetrics(ctx, set, cfg, next, p.processMetrics,
-		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}))
+		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+		processorhelper.WithShutdown(func(context.Context) error { p.tel.Shutdown(); return nil }))
 }

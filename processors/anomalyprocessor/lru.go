@@ -1,6 +1,7 @@
 package anomalyprocessor // import "github.com/acceltel/acceltel/processors/anomalyprocessor"
 
 import (
+	"context"
 	"time"
 
 	"github.com/acceltel/acceltel/internal/anomaly"
@@ -18,11 +19,11 @@ import (
 func (p *anomalyProcessor) admit(rs *resourceSeries) *series {
 	if p.nSeries >= p.cfg.MaxSeries {
 		if !p.evict || p.oldest == nil {
-			p.dropped++
+			p.tel.AnomalySeriesDropped.Add(context.Background(), 1)
 			return nil
 		}
 		p.remove(p.oldest)
-		p.evicted++
+		p.tel.AnomalySeriesEvicted.Add(context.Background(), 1)
 	}
 	k := string(p.key)
 	s := &series{ens: anomaly.New(p.engine), rs: rs, key: k}

@@ -13,21 +13,28 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// counterValue is the value of the processor's counter name in md, 0 if absent.
-func counterValue(md pmetric.Metrics, name string) int64 {
-	for _, rm := range md.ResourceMetrics().All() {
-		for _, sm := range rm.ScopeMetrics().All() {
-			for _, m := range sm.Metrics().All() {
-				if m.Name() == name {
-					return m.Sum().DataPoints().At(0).IntValue()
-				}
-			}
-		}
+// counterValue is the processor's telemetry counter name, 0 before it
+// has counted anything.
+func counterValue(t *testing.T, p *anomalyProcessor, name string) int64 {
+	t.Helper()
+	m, err := telemetryOf[p].GetMetric(name)
+	if err != nil {
+		return 0
 	}
-	return 0
+	var n int64
+	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+		n += dp.Value
+	}
+	return n
 }
+
+const (
+	metricDropped = "acceltel.anomaly.series.dropped"
+	metricEvicted = "acceltel.anomaly.series.evicted"
+)
 
 // seriesPoints is one call: a utilization gauge point per "node/gpu" name,
 // one resource per node, in the order given.
@@ -111,13 +118,13 @@ func TestSeriesCapEvictsLeastRecentlySeen(t *testing.T) {
 	out := consumeAt(t, p, t0.Add(2*time.Second), seriesPoints(t0, "n2/d"))
 	assert.Equal(t, []string{"n2/d", "n0/a", "n1/c"}, watched(t, p))
 	assert.Len(t, find(out, metricScore, "hw.id", "d"), 1, "the new series is watched at once")
-	assert.EqualValues(t, 1, counterValue(out, metricEvicted))
-	assert.Zero(t, counterValue(out, metricDropped), "nothing is refused")
+	assert.EqualValues(t, 1, counterValue(t, p, metricEvicted))
+	assert.Zero(t, counterValue(t, p, metricDropped), "nothing is refused")
 
 	// e evicts c, n1's only series, and n1 goes with it; f evicts a.
 	out = consumeAt(t, p, t0.Add(3*time.Second), seriesPoints(t0, "n3/e", "n3/f"))
 	assert.Equal(t, []string{"n3/f", "n3/e", "n2/d"}, watched(t, p))
-	assert.EqualValues(t, 3, counterValue(out, metricEvicted), "cumulative")
+	assert.EqualValues(t, 3, counterValue(t, p, metricEvicted), "cumulative")
 	assert.NotContains(t, p.resources, "host.name=n1\x01")
 }
 
@@ -131,7 +138,7 @@ func TestEvictionEmptiesTheResourceInUse(t *testing.T) {
 	for i := range 3 {
 		out := consumeAt(t, p, t0.Add(time.Duration(i)*time.Second), seriesPoints(t0, "n0/a", "n0/b"))
 		assert.Equal(t, []string{"n0/b"}, watched(t, p))
-		assert.EqualValues(t, 2*i+1, counterValue(out, metricEvicted))
+		assert.EqualValues(t, 2*i+1, counterValue(t, p, metricEvicted))
 		assert.Len(t, find(out, metricScore, "hw.id", "a"), 1)
 		assert.Len(t, find(out, metricScore, "hw.id", "b"), 1)
 	}
@@ -144,16 +151,15 @@ func TestSeriesCapRefuses(t *testing.T) {
 	cfg.Include = []string{"hw.gpu.utilization"}
 	cfg.MaxSeries = 3
 	cfg.MaxSeriesPolicy = policyRefuse
-	p, sink := newTestProcessor(t, cfg)
-	require.NoError(t, p.ConsumeMetrics(context.Background(), gpuBatch("hw.gpu.utilization", t0, []float64{1, 2, 3, 4, 5})))
-	out := sink.AllMetrics()[0]
+	p := findProc(t, cfg)
+	out := consumeAt(t, p, t0, gpuBatch("hw.gpu.utilization", t0, []float64{1, 2, 3, 4, 5}))
 	var scored int
 	for i := 0; i < 5; i++ {
 		scored += len(find(out, metricScore, "hw.id", fmt.Sprintf("GPU-%02d", i)))
 	}
 	assert.Equal(t, 3, scored)
-	assert.EqualValues(t, 2, counterValue(out, metricDropped))
-	assert.Zero(t, counterValue(out, metricEvicted))
+	assert.EqualValues(t, 2, counterValue(t, p, metricDropped))
+	assert.Zero(t, counterValue(t, p, metricEvicted))
 
 	// Ten GPUs on two nodes (resources): node-1's GPUs are all over the cap
 	// and its resource takes no state either.
@@ -244,7 +250,7 @@ func TestRecencyMatchesModel(t *testing.T) {
 			want[i] = e.name
 		}
 		require.Equal(t, want, watched(t, p), "call %d", call)
-		require.Equal(t, evicted, p.evicted, "call %d", call)
+		require.Equal(t, evicted, counterValue(t, p, metricEvicted), "call %d", call)
 	}
 	require.Positive(t, evicted)
 }

@@ -48,8 +48,9 @@ func (p *anomalyProcessor) observePeers(m pmetric.Metric, res pcommon.Map, now t
 	}
 }
 
-// closePeers ends the interval of every group seen in this call and emits
-// one straggler flag per member; the series counters ride in the same resource.
+// closePeers ends the interval of every group seen in this call and emits,
+// in one resource of its own, a straggler flag per member and the
+// member's event counter.
 func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 	var flags, events pmetric.NumberDataPointSlice
 	var out pmetric.MetricSlice
@@ -89,19 +90,6 @@ func (p *anomalyProcessor) closePeers(md pmetric.Metrics, now time.Time) {
 		clear(ps.touched)
 		ps.touched = ps.touched[:0]
 	}
-	if p.cfg.Metrics.AcceltelAnomalySeriesDropped.Enabled && p.dropped > 0 {
-		ensure()
-		p.counter(out, metricDropped, "{point}", p.dropped, now)
-	}
-	if p.cfg.Metrics.AcceltelAnomalySeriesEvicted.Enabled && p.evicted > 0 {
-		ensure()
-		p.counter(out, metricEvicted, "{series}", p.evicted, now)
-	}
-}
-
-// counter appends a cumulative sum counted since the processor started.
-func (p *anomalyProcessor) counter(out pmetric.MetricSlice, name, unit string, v int64, now time.Time) {
-	p.count(p.newCounter(out, name, unit), v, now)
 }
 
 // newCounter appends a monotonic cumulative sum and returns its points.
@@ -113,15 +101,6 @@ func (p *anomalyProcessor) newCounter(out pmetric.MetricSlice, name, unit string
 	sum.SetIsMonotonic(true)
 	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	return sum.DataPoints()
-}
-
-// count appends a point counted since the processor started.
-func (p *anomalyProcessor) count(dps pmetric.NumberDataPointSlice, v int64, now time.Time) pmetric.NumberDataPoint {
-	dp := dps.AppendEmpty()
-	dp.SetStartTimestamp(p.start)
-	dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
-	dp.SetIntValue(v)
-	return dp
 }
 
 // countAt appends a point of an anomaly counter with a watched series' (or

@@ -21,8 +21,6 @@ const (
 	metricScore     = "acceltel.anomaly.score"
 	metricFlag      = "acceltel.anomaly.flag"
 	metricStraggler = "acceltel.anomaly.straggler"
-	metricDropped   = "acceltel.anomaly.series.dropped"
-	metricEvicted   = "acceltel.anomaly.series.evicted"
 	metricEvents    = "acceltel.anomaly.events"
 	attrMetric      = "acceltel.anomaly.metric"
 	attrDetector    = "acceltel.anomaly.detector"
@@ -77,8 +75,7 @@ type anomalyProcessor struct {
 	// newest and oldest are the ends of the recency list (lru.go).
 	newest, oldest *series
 	evict          bool
-	evicted        int64
-	dropped        int64
+	tel            *metadata.TelemetryBuilder // series dropped and evicted
 	hist           metricseries.Histograms
 	peers          []*peerState
 	start          pcommon.Timestamp
@@ -88,16 +85,20 @@ type anomalyProcessor struct {
 	swept          time.Time // last expire sweep
 }
 
-func newProcessor(_ processor.Settings, cfg *Config) *anomalyProcessor {
+func newProcessor(set processor.Settings, cfg *Config) (*anomalyProcessor, error) {
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
 	p := &anomalyProcessor{
-		cfg: cfg, engine: cfg.Detectors.Engine(), now: time.Now,
+		cfg: cfg, engine: cfg.Detectors.Engine(), now: time.Now, tel: tel,
 		resources: map[string]*resourceSeries{}, start: pcommon.NewTimestampFromTime(time.Now()),
 		evict: cfg.MaxSeriesPolicy != policyRefuse, hist: metricseries.Histograms{Stat: cfg.Statistic()},
 	}
 	for _, pg := range cfg.PeerGroups {
 		p.peers = append(p.peers, &peerState{cfg: pg, groups: map[string]*peerGroup{}})
 	}
-	return p
+	return p, nil
 }
 
 // processMetrics leaves every input metric as it is and appends one scope of

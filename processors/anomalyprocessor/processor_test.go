@@ -11,6 +11,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/acceltel/acceltel/processors/anomalyprocessor/internal/metadata"
+	"github.com/acceltel/acceltel/processors/anomalyprocessor/internal/metadatatest"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -245,9 +247,18 @@ func TestPeerGroupsPerNodeRecord(t *testing.T) {
 	}
 }
 
+// telemetryOf is each test processor's own telemetry (series dropped and
+// evicted).
+var telemetryOf = map[*anomalyProcessor]*componenttest.Telemetry{}
+
 func findProc(t *testing.T, cfg *Config) *anomalyProcessor {
 	t.Helper()
-	return newProcessor(processortest.NewNopSettings(metadata.Type), cfg)
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	p, err := newProcessor(metadatatest.NewSettings(tel), cfg)
+	require.NoError(t, err)
+	telemetryOf[p] = tel
+	return p
 }
 
 func TestCumulativeSumWatchedAsRate(t *testing.T) {

@@ -17,16 +17,14 @@ import (
 // series' own attributes, which the builder's fixed signatures cannot.
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings processor.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                             mbc,
-		startTime:                          pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                      pmetric.NewMetrics(),
-		buildInfo:                          settings.BuildInfo,
-		metricAcceltelAnomalyEvents:        newMetricAcceltelAnomalyEvents(mbc.Metrics.AcceltelAnomalyEvents),
-		metricAcceltelAnomalyFlag:          newMetricAcceltelAnomalyFlag(mbc.Metrics.AcceltelAnomalyFlag),
-		metricAcceltelAnomalyScore:         newMetricAcceltelAnomalyScore(mbc.Metrics.AcceltelAnomalyScore),
-		metricAcceltelAnomalySeriesDropped: newMetricAcceltelAnomalySeriesDropped(mbc.Metrics.AcceltelAnomalySeriesDropped),
-		metricAcceltelAnomalySeriesEvicted: newMetricAcceltelAnomalySeriesEvicted(mbc.Metrics.AcceltelAnomalySeriesEvicted),
-		metricAcceltelAnomalyStraggler:     newMetricAcceltelAnomalyStraggler(mbc.Metrics.AcceltelAnomalyStraggler),
+		config:                         mbc,
+		startTime:                      pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                  pmetric.NewMetrics(),
+		buildInfo:                      settings.BuildInfo,
+		metricAcceltelAnomalyEvents:    newMetricAcceltelAnomalyEvents(mbc.Metrics.AcceltelAnomalyEvents),
+		metricAcceltelAnomalyFlag:      newMetricAcceltelAnomalyFlag(mbc.Metrics.AcceltelAnomalyFlag),
+		metricAcceltelAnomalyScore:     newMetricAcceltelAnomalyScore(mbc.Metrics.AcceltelAnomalyScore),
+		metricAcceltelAnomalyStraggler: newMetricAcceltelAnomalyStraggler(mbc.Metrics.AcceltelAnomalyStraggler),
 	}
 	for _, op := range options {
 		op.apply(mb)

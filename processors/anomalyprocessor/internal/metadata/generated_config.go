@@ -155,46 +155,6 @@ func (ms *AcceltelAnomalyScoreMetricConfig) Validate() error {
 	return nil
 }
 
-// AcceltelAnomalySeriesDroppedMetricConfig provides config for the acceltel.anomaly.series.dropped metric.
-type AcceltelAnomalySeriesDroppedMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-}
-
-func (ms *AcceltelAnomalySeriesDroppedMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
-// AcceltelAnomalySeriesEvictedMetricConfig provides config for the acceltel.anomaly.series.evicted metric.
-type AcceltelAnomalySeriesEvictedMetricConfig struct {
-	Enabled          bool `mapstructure:"enabled"`
-	enabledSetByUser bool
-}
-
-func (ms *AcceltelAnomalySeriesEvictedMetricConfig) Unmarshal(parser *confmap.Conf) error {
-	if parser == nil {
-		return nil
-	}
-
-	err := parser.Unmarshal(ms)
-	if err != nil {
-		return err
-	}
-
-	ms.enabledSetByUser = parser.IsSet("enabled")
-	return nil
-}
-
 // AcceltelAnomalyStragglerMetricAttributeKey specifies the key of an attribute for the acceltel.anomaly.straggler metric.
 type AcceltelAnomalyStragglerMetricAttributeKey string
 
@@ -246,12 +206,10 @@ func (ms *AcceltelAnomalyStragglerMetricConfig) Validate() error {
 
 // MetricsConfig provides config for anomaly metrics.
 type MetricsConfig struct {
-	AcceltelAnomalyEvents        AcceltelAnomalyEventsMetricConfig        `mapstructure:"acceltel.anomaly.events"`
-	AcceltelAnomalyFlag          AcceltelAnomalyFlagMetricConfig          `mapstructure:"acceltel.anomaly.flag"`
-	AcceltelAnomalyScore         AcceltelAnomalyScoreMetricConfig         `mapstructure:"acceltel.anomaly.score"`
-	AcceltelAnomalySeriesDropped AcceltelAnomalySeriesDroppedMetricConfig `mapstructure:"acceltel.anomaly.series.dropped"`
-	AcceltelAnomalySeriesEvicted AcceltelAnomalySeriesEvictedMetricConfig `mapstructure:"acceltel.anomaly.series.evicted"`
-	AcceltelAnomalyStraggler     AcceltelAnomalyStragglerMetricConfig     `mapstructure:"acceltel.anomaly.straggler"`
+	AcceltelAnomalyEvents    AcceltelAnomalyEventsMetricConfig    `mapstructure:"acceltel.anomaly.events"`
+	AcceltelAnomalyFlag      AcceltelAnomalyFlagMetricConfig      `mapstructure:"acceltel.anomaly.flag"`
+	AcceltelAnomalyScore     AcceltelAnomalyScoreMetricConfig     `mapstructure:"acceltel.anomaly.score"`
+	AcceltelAnomalyStraggler AcceltelAnomalyStragglerMetricConfig `mapstructure:"acceltel.anomaly.straggler"`
 }
 
 func DefaultMetricsConfig() MetricsConfig {
@@ -270,12 +228,6 @@ func DefaultMetricsConfig() MetricsConfig {
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
 			EnabledAttributes:   []AcceltelAnomalyScoreMetricAttributeKey{AcceltelAnomalyScoreMetricAttributeKeyMetric, AcceltelAnomalyScoreMetricAttributeKeyDetector},
-		},
-		AcceltelAnomalySeriesDropped: AcceltelAnomalySeriesDroppedMetricConfig{
-			Enabled: true,
-		},
-		AcceltelAnomalySeriesEvicted: AcceltelAnomalySeriesEvictedMetricConfig{
-			Enabled: true,
 		},
 		AcceltelAnomalyStraggler: AcceltelAnomalyStragglerMetricConfig{
 			Enabled:             true,

@@ -41,12 +41,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []AcceltelAnomalyScoreMetricAttributeKey{AcceltelAnomalyScoreMetricAttributeKeyMetric, AcceltelAnomalyScoreMetricAttributeKeyDetector},
 					},
-					AcceltelAnomalySeriesDropped: AcceltelAnomalySeriesDroppedMetricConfig{
-						Enabled: true,
-					},
-					AcceltelAnomalySeriesEvicted: AcceltelAnomalySeriesEvictedMetricConfig{
-						Enabled: true,
-					},
 					AcceltelAnomalyStraggler: AcceltelAnomalyStragglerMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -74,12 +68,6 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						AggregationStrategy: AggregationStrategyAvg,
 						EnabledAttributes:   []AcceltelAnomalyScoreMetricAttributeKey{AcceltelAnomalyScoreMetricAttributeKeyMetric, AcceltelAnomalyScoreMetricAttributeKeyDetector},
 					},
-					AcceltelAnomalySeriesDropped: AcceltelAnomalySeriesDroppedMetricConfig{
-						Enabled: false,
-					},
-					AcceltelAnomalySeriesEvicted: AcceltelAnomalySeriesEvictedMetricConfig{
-						Enabled: false,
-					},
 					AcceltelAnomalyStraggler: AcceltelAnomalyStragglerMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
@@ -92,7 +80,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelAnomalyEventsMetricConfig{}, AcceltelAnomalyFlagMetricConfig{}, AcceltelAnomalyScoreMetricConfig{}, AcceltelAnomalySeriesDroppedMetricConfig{}, AcceltelAnomalySeriesEvictedMetricConfig{}, AcceltelAnomalyStragglerMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(AcceltelAnomalyEventsMetricConfig{}, AcceltelAnomalyFlagMetricConfig{}, AcceltelAnomalyScoreMetricConfig{}, AcceltelAnomalyStragglerMetricConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}

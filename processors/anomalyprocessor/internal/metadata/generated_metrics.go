@@ -56,12 +56,6 @@ var MetricsInfo = metricsInfo{
 		Name:       "acceltel.anomaly.score",
 		Attributes: []string{"metric", "detector"},
 	},
-	AcceltelAnomalySeriesDropped: metricInfo{
-		Name: "acceltel.anomaly.series.dropped",
-	},
-	AcceltelAnomalySeriesEvicted: metricInfo{
-		Name: "acceltel.anomaly.series.evicted",
-	},
 	AcceltelAnomalyStraggler: metricInfo{
 		Name:       "acceltel.anomaly.straggler",
 		Attributes: []string{"metric", "detector"},
@@ -69,12 +63,10 @@ var MetricsInfo = metricsInfo{
 }
 
 type metricsInfo struct {
-	AcceltelAnomalyEvents        metricInfo
-	AcceltelAnomalyFlag          metricInfo
-	AcceltelAnomalyScore         metricInfo
-	AcceltelAnomalySeriesDropped metricInfo
-	AcceltelAnomalySeriesEvicted metricInfo
-	AcceltelAnomalyStraggler     metricInfo
+	AcceltelAnomalyEvents    metricInfo
+	AcceltelAnomalyFlag      metricInfo
+	AcceltelAnomalyScore     metricInfo
+	AcceltelAnomalyStraggler metricInfo
 }
 
 type metricInfo struct {
@@ -360,110 +352,6 @@ func newMetricAcceltelAnomalyScore(cfg AcceltelAnomalyScoreMetricConfig) metricA
 	return m
 }
 
-type metricAcceltelAnomalySeriesDropped struct {
-	data     pmetric.Metric                           // data buffer for generated metric.
-	config   AcceltelAnomalySeriesDroppedMetricConfig // metric config provided by user.
-	capacity int                                      // max observed number of data points added to the metric.
-}
-
-// init fills acceltel.anomaly.series.dropped metric with initial data.
-func (m *metricAcceltelAnomalySeriesDropped) init() {
-	m.data.SetName("acceltel.anomaly.series.dropped")
-	m.data.SetDescription("Data points of new series that were not watched because the state cap (max_series) was reached with max_series_policy refuse, since the processor started; a series refused in every batch counts once per batch. Always 0 (absent) with the default policy, evict.")
-	m.data.SetUnit("{point}")
-	m.data.SetEmptySum()
-	m.data.Sum().SetIsMonotonic(true)
-	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-}
-
-func (m *metricAcceltelAnomalySeriesDropped) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
-	if !m.config.Enabled {
-		return
-	}
-	dp := m.data.Sum().DataPoints().AppendEmpty()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	dp.SetIntValue(val)
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricAcceltelAnomalySeriesDropped) updateCapacity() {
-	if m.data.Sum().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Sum().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricAcceltelAnomalySeriesDropped) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricAcceltelAnomalySeriesDropped(cfg AcceltelAnomalySeriesDroppedMetricConfig) metricAcceltelAnomalySeriesDropped {
-	m := metricAcceltelAnomalySeriesDropped{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
-type metricAcceltelAnomalySeriesEvicted struct {
-	data     pmetric.Metric                           // data buffer for generated metric.
-	config   AcceltelAnomalySeriesEvictedMetricConfig // metric config provided by user.
-	capacity int                                      // max observed number of data points added to the metric.
-}
-
-// init fills acceltel.anomaly.series.evicted metric with initial data.
-func (m *metricAcceltelAnomalySeriesEvicted) init() {
-	m.data.SetName("acceltel.anomaly.series.evicted")
-	m.data.SetDescription("Series whose state was dropped to make room for a new series at the state cap (max_series, max_series_policy evict), least recently seen first, since the processor started. Series forgotten after state_ttl are not counted.")
-	m.data.SetUnit("{series}")
-	m.data.SetEmptySum()
-	m.data.Sum().SetIsMonotonic(true)
-	m.data.Sum().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-}
-
-func (m *metricAcceltelAnomalySeriesEvicted) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64) {
-	if !m.config.Enabled {
-		return
-	}
-	dp := m.data.Sum().DataPoints().AppendEmpty()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(ts)
-	dp.SetIntValue(val)
-}
-
-// updateCapacity saves max length of data point slices that will be used for the slice capacity.
-func (m *metricAcceltelAnomalySeriesEvicted) updateCapacity() {
-	if m.data.Sum().DataPoints().Len() > m.capacity {
-		m.capacity = m.data.Sum().DataPoints().Len()
-	}
-}
-
-// emit appends recorded metric data to a metrics slice and prepares it for recording another set of data points.
-func (m *metricAcceltelAnomalySeriesEvicted) emit(metrics pmetric.MetricSlice) {
-	if m.config.Enabled && m.data.Sum().DataPoints().Len() > 0 {
-		m.updateCapacity()
-		m.data.MoveTo(metrics.AppendEmpty())
-		m.init()
-	}
-}
-
-func newMetricAcceltelAnomalySeriesEvicted(cfg AcceltelAnomalySeriesEvictedMetricConfig) metricAcceltelAnomalySeriesEvicted {
-	m := metricAcceltelAnomalySeriesEvicted{config: cfg}
-
-	if cfg.Enabled {
-		m.data = pmetric.NewMetric()
-		m.init()
-	}
-	return m
-}
-
 type metricAcceltelAnomalyStraggler struct {
 	data          pmetric.Metric                       // data buffer for generated metric.
 	config        AcceltelAnomalyStragglerMetricConfig // metric config provided by user.
@@ -559,17 +447,15 @@ func newMetricAcceltelAnomalyStraggler(cfg AcceltelAnomalyStragglerMetricConfig)
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                             MetricsBuilderConfig // config of the metrics builder.
-	startTime                          pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity                    int                  // maximum observed number of metrics per resource.
-	metricsBuffer                      pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                          component.BuildInfo  // contains version information.
-	metricAcceltelAnomalyEvents        metricAcceltelAnomalyEvents
-	metricAcceltelAnomalyFlag          metricAcceltelAnomalyFlag
-	metricAcceltelAnomalyScore         metricAcceltelAnomalyScore
-	metricAcceltelAnomalySeriesDropped metricAcceltelAnomalySeriesDropped
-	metricAcceltelAnomalySeriesEvicted metricAcceltelAnomalySeriesEvicted
-	metricAcceltelAnomalyStraggler     metricAcceltelAnomalyStraggler
+	config                         MetricsBuilderConfig // config of the metrics builder.
+	startTime                      pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                int                  // maximum observed number of metrics per resource.
+	metricsBuffer                  pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                      component.BuildInfo  // contains version information.
+	metricAcceltelAnomalyEvents    metricAcceltelAnomalyEvents
+	metricAcceltelAnomalyFlag      metricAcceltelAnomalyFlag
+	metricAcceltelAnomalyScore     metricAcceltelAnomalyScore
+	metricAcceltelAnomalyStraggler metricAcceltelAnomalyStraggler
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -650,8 +536,6 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 	mb.metricAcceltelAnomalyEvents.emit(ils.Metrics())
 	mb.metricAcceltelAnomalyFlag.emit(ils.Metrics())
 	mb.metricAcceltelAnomalyScore.emit(ils.Metrics())
-	mb.metricAcceltelAnomalySeriesDropped.emit(ils.Metrics())
-	mb.metricAcceltelAnomalySeriesEvicted.emit(ils.Metrics())
 	mb.metricAcceltelAnomalyStraggler.emit(ils.Metrics())
 
 	for _, op := range options {
@@ -687,16 +571,6 @@ func (mb *MetricsBuilder) RecordAcceltelAnomalyFlagDataPoint(ts pcommon.Timestam
 // RecordAcceltelAnomalyScoreDataPoint adds a data point to acceltel.anomaly.score metric.
 func (mb *MetricsBuilder) RecordAcceltelAnomalyScoreDataPoint(ts pcommon.Timestamp, val float64, metricAttributeValue string, detectorAttributeValue AttributeDetector) {
 	mb.metricAcceltelAnomalyScore.recordDataPoint(mb.startTime, ts, val, metricAttributeValue, detectorAttributeValue.String())
-}
-
-// RecordAcceltelAnomalySeriesDroppedDataPoint adds a data point to acceltel.anomaly.series.dropped metric.
-func (mb *MetricsBuilder) RecordAcceltelAnomalySeriesDroppedDataPoint(ts pcommon.Timestamp, val int64) {
-	mb.metricAcceltelAnomalySeriesDropped.recordDataPoint(mb.startTime, ts, val)
-}
-
-// RecordAcceltelAnomalySeriesEvictedDataPoint adds a data point to acceltel.anomaly.series.evicted metric.
-func (mb *MetricsBuilder) RecordAcceltelAnomalySeriesEvictedDataPoint(ts pcommon.Timestamp, val int64) {
-	mb.metricAcceltelAnomalySeriesEvicted.recordDataPoint(mb.startTime, ts, val)
 }
 
 // RecordAcceltelAnomalyStragglerDataPoint adds a data point to acceltel.anomaly.straggler metric.

@@ -88,12 +88,6 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordAcceltelAnomalySeriesDroppedDataPoint(ts, 1)
-			defaultMetricsCount++
-			allMetricsCount++
-			mb.RecordAcceltelAnomalySeriesEvictedDataPoint(ts, 1)
-			defaultMetricsCount++
-			allMetricsCount++
 			mb.RecordAcceltelAnomalyStragglerDataPoint(ts, 1, "metric-val", AttributeDetectorEnsemble)
 			if tt.name == "reaggregate_set" {
 				mb.RecordAcceltelAnomalyStragglerDataPoint(ts, 3, "metric-val-2", AttributeDetectorPeer)
@@ -272,34 +266,6 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("acceltel.anomaly.detector")
 						assert.False(t, ok)
 					}
-				case "acceltel.anomaly.series.dropped":
-					assert.False(t, validatedMetrics["acceltel.anomaly.series.dropped"], "Found a duplicate in the metrics slice: acceltel.anomaly.series.dropped")
-					validatedMetrics["acceltel.anomaly.series.dropped"] = true
-					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Data points of new series that were not watched because the state cap (max_series) was reached with max_series_policy refuse, since the processor started; a series refused in every batch counts once per batch. Always 0 (absent) with the default policy, evict.", mi.Description())
-					assert.Equal(t, "{point}", mi.Unit())
-					assert.True(t, mi.Sum().IsMonotonic())
-					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-					dp := mi.Sum().DataPoints().At(0)
-					assert.Equal(t, start, dp.StartTimestamp())
-					assert.Equal(t, ts, dp.Timestamp())
-					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-					assert.Equal(t, int64(1), dp.IntValue())
-				case "acceltel.anomaly.series.evicted":
-					assert.False(t, validatedMetrics["acceltel.anomaly.series.evicted"], "Found a duplicate in the metrics slice: acceltel.anomaly.series.evicted")
-					validatedMetrics["acceltel.anomaly.series.evicted"] = true
-					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
-					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Series whose state was dropped to make room for a new series at the state cap (max_series, max_series_policy evict), least recently seen first, since the processor started. Series forgotten after state_ttl are not counted.", mi.Description())
-					assert.Equal(t, "{series}", mi.Unit())
-					assert.True(t, mi.Sum().IsMonotonic())
-					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
-					dp := mi.Sum().DataPoints().At(0)
-					assert.Equal(t, start, dp.StartTimestamp())
-					assert.Equal(t, ts, dp.Timestamp())
-					assert.Equal(t, pmetric.NumberDataPointValueTypeInt, dp.ValueType())
-					assert.Equal(t, int64(1), dp.IntValue())
 				case "acceltel.anomaly.straggler":
 					if tt.name != "reaggregate_set" {
 						assert.False(t, validatedMetrics["acceltel.anomaly.straggler"], "Found a duplicate in the metrics slice: acceltel.anomaly.straggler")
