@@ -122,7 +122,7 @@ func TestSeriesCapEvictsLeastRecentlySeen(t *testing.T) {
 	assert.Zero(t, counterValue(t, p, metricDropped), "nothing is refused")
 
 	// e evicts c, n1's only series, and n1 goes with it; f evicts a.
-	out = consumeAt(t, p, t0.Add(3*time.Second), seriesPoints(t0, "n3/e", "n3/f"))
+	consumeAt(t, p, t0.Add(3*time.Second), seriesPoints(t0, "n3/e", "n3/f"))
 	assert.Equal(t, []string{"n3/f", "n3/e", "n2/d"}, watched(t, p))
 	assert.EqualValues(t, 3, counterValue(t, p, metricEvicted), "cumulative")
 	assert.NotContains(t, p.resources, "host.name=n1\x01")
