@@ -84,7 +84,7 @@ func (l Layout) problem(m *Model, c *Cluster, allowCrossNodeTP bool) problem {
 		return badFFN
 	case m.Layers%l.PP != 0:
 		return badLayers
-	case l.VirtualStages > 1 && (l.PP < 2 || m.Layers%(l.PP*l.VirtualStages) != 0):
+	case l.VirtualStages > 1 && (l.PP < 3 || m.Layers%(l.PP*l.VirtualStages) != 0):
 		return badVirtual
 	case m.GlobalBatch%(l.MicroBatch*l.DP) != 0:
 		return badBatch
@@ -120,7 +120,7 @@ func (l Layout) Check(m *Model, c *Cluster, allowCrossNodeTP bool) error {
 	case badLayers:
 		return fmt.Errorf("%v: %d layers are not divisible by pp %d", l, m.Layers, l.PP)
 	case badVirtual:
-		return fmt.Errorf("%v: %d layers are not divisible by pp·virtual stages %d (interleaving needs pp >= 2)", l, m.Layers, l.PP*l.VirtualStages)
+		return fmt.Errorf("%v: %d layers are not divisible by pp·virtual stages %d (interleaving needs pp > 2, as in Megatron-LM)", l, m.Layers, l.PP*l.VirtualStages)
 	case badBatch:
 		return fmt.Errorf("%v: global batch %d is not divisible by micro-batch·dp %d", l, m.GlobalBatch, l.MicroBatch*l.DP)
 	case badInterleaveBatch:
