@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// Run-queue latency and off-CPU time per cgroup v2, and block IO latency per
-// disk and operation, as exponential histograms.
+// Run-queue latency, off-CPU and on-CPU time per cgroup v2, and block IO
+// latency per disk and operation, as exponential histograms.
 //
 // Each hook has two bodies, tp_btf and raw_tp, from one inline function: the
 // receiver loads whichever the kernel accepts (tp_btf first). Both read task
@@ -21,7 +21,8 @@ const volatile bool enable_bio_cgroup = true;
 struct task_ts {
 	u64 runq_ts;
 	u64 off_ts;
-	u64 on_ts; // switched in (on-CPU time)
+	u64 on_ts;          // switched in (on-CPU time)
+	u64 oncpu_pending;  // on-CPU ns not yet added to its cgroup
 	u32 reason;
 	u32 pad;
 };
@@ -44,16 +45,26 @@ struct {
 	__type(value, struct task_ts);
 } task_by_pid SEC(".maps");
 
-// (cgroup, kind) -> histogram. A shared hash with atomic adds, not a percpu
-// one: percpu values of ~1 KiB times hundreds of CPUs would cost gigabytes.
+// cgroup -> its scheduler histograms and on-CPU time, in one value, so that
+// a context switch costs one hash lookup rather than one per kind. A shared
+// hash with atomic adds, not a percpu one: percpu values of ~5 KiB times
+// hundreds of CPUs would cost gigabytes.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 1024);
+	__type(key, u64);
+	__type(value, struct sched_cg);
+} cg_sched SEC(".maps");
+
+// (cgroup, block IO kind) -> histogram of the requests the cgroup issued.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2048);
 	__type(key, struct hist_key);
 	__type(value, struct hist);
 } hists SEC(".maps");
 
-// Updates that found hists full; exported so that a lost sample is seen.
+// Updates that found a map full; exported so that a lost sample is seen.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -61,15 +72,8 @@ struct {
 	__type(value, u64);
 } dropped SEC(".maps");
 
-// cgroup -> on-CPU ns, summed at each switch-out.
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, u64);
-	__type(value, u64);
-} oncpu SEC(".maps");
-
 static const struct hist zero_hist;
+static const struct sched_cg zero_cg;
 
 static __always_inline u64 task_cgroup(struct task_struct *t, bool btf)
 {
@@ -81,13 +85,22 @@ static __always_inline u64 task_cgroup(struct task_struct *t, bool btf)
 	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
 }
 
+// tp_btf may load task fields directly; raw_tp needs a probe-read helper
+// call for each, which costs more than the rest of a switch's bookkeeping.
+static __always_inline s32 task_pid(struct task_struct *t, bool btf)
+{
+	if (btf)
+		return t->pid;
+	return BPF_CORE_READ(t, pid);
+}
+
 static const struct task_ts zero_ts;
 
 static __always_inline struct task_ts *task_ts(struct task_struct *t, bool btf, bool create)
 {
 	if (btf)
 		return bpf_task_storage_get(&task_store, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	u32 pid = BPF_CORE_READ(t, pid);
+	u32 pid = task_pid(t, false);
 	struct task_ts *ts = bpf_map_lookup_elem(&task_by_pid, &pid);
 	if (ts || !create)
 		return ts;
@@ -95,11 +108,11 @@ static __always_inline struct task_ts *task_ts(struct task_struct *t, bool btf, 
 	return bpf_map_lookup_elem(&task_by_pid, &pid);
 }
 
-static __always_inline u32 task_state(struct task_struct *t)
+static __always_inline u32 task_state(struct task_struct *t, bool btf)
 {
 	// __state since 5.14, state before.
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
+		return btf ? t->__state : BPF_CORE_READ(t, __state);
 	struct task_struct___old *o = (void *)t;
 	return (u32)BPF_CORE_READ(o, state);
 }
@@ -138,21 +151,17 @@ static __always_inline struct hist *record(u64 cgid, u32 kind, u64 ns)
 	return h;
 }
 
-static __always_inline void add_oncpu(u64 cgid, u64 ns)
+static __always_inline struct sched_cg *cgroup_sched(u64 cgid)
 {
-	u64 *v = bpf_map_lookup_elem(&oncpu, &cgid);
-	if (v) {
-		__sync_fetch_and_add(v, ns);
-		return;
-	}
-	// Racing first adds: NOEXIST makes the loser fall through to the add.
-	if (!bpf_map_update_elem(&oncpu, &cgid, &ns, BPF_NOEXIST))
-		return;
-	v = bpf_map_lookup_elem(&oncpu, &cgid);
-	if (v)
-		__sync_fetch_and_add(v, ns);
-	else
-		count_drop();
+	struct sched_cg *cg = bpf_map_lookup_elem(&cg_sched, &cgid);
+	if (cg)
+		return cg;
+	// Racing first updates: NOEXIST makes the loser use the winner's value.
+	bpf_map_update_elem(&cg_sched, &cgid, &zero_cg, BPF_NOEXIST);
+	cg = bpf_map_lookup_elem(&cg_sched, &cgid);
+	if (!cg)
+		count_drop(); // map full: count the loss rather than hide it
+	return cg;
 }
 
 static __always_inline void on_wakeup(struct task_struct *p, bool btf)
@@ -164,14 +173,22 @@ static __always_inline void on_wakeup(struct task_struct *p, bool btf)
 		ts->runq_ts = bpf_ktime_get_ns();
 }
 
+// On-CPU time is kept per task and added to its cgroup when the task is
+// next switched in (the cgroup is looked up then anyway), so that a switch
+// costs one map lookup, not two. A task's pending time is added at once when
+// it reaches ONCPU_FLUSH_NS or the task is exiting, which bounds what a task
+// that sleeps for long has not yet reported.
+#define ONCPU_FLUSH_NS 1000000ULL
+#define TASK_DEAD 0x80
+
 static __always_inline void on_switch(struct task_struct *prev, struct task_struct *next, bool btf)
 {
 	u64 now = bpf_ktime_get_ns();
 	// pid 0 is the idle task: neither its waits nor its off-CPU time matter.
-	if (BPF_CORE_READ(prev, pid)) {
+	if (task_pid(prev, btf)) {
 		struct task_ts *ts = task_ts(prev, btf, true);
 		if (ts) {
-			u32 st = task_state(prev);
+			u32 st = task_state(prev, btf);
 			// TASK_RUNNING: preempted, and it waits in the run queue from now.
 			if (st == 0) {
 				ts->reason = OFF_PREEMPTED;
@@ -182,13 +199,21 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
 				ts->reason = (st & 2) ? OFF_IOWAIT : OFF_SLEEP;
 			}
 			ts->off_ts = enable_offcpu ? now : 0;
-			if (enable_oncpu && ts->on_ts && now > ts->on_ts)
-				add_oncpu(task_cgroup(prev, btf), now - ts->on_ts);
+			if (enable_oncpu && ts->on_ts && now > ts->on_ts) {
+				u64 pending = ts->oncpu_pending + (now - ts->on_ts);
+				if (pending >= ONCPU_FLUSH_NS || (st & TASK_DEAD)) {
+					struct sched_cg *cg = cgroup_sched(task_cgroup(prev, btf));
+					if (cg)
+						__sync_fetch_and_add(&cg->oncpu_ns, pending);
+					pending = 0;
+				}
+				ts->oncpu_pending = pending;
+			}
 			ts->on_ts = 0;
 		}
 	}
 
-	if (!BPF_CORE_READ(next, pid))
+	if (!task_pid(next, btf))
 		return;
 	// On-CPU time needs every task's switch-in, so its storage is made here.
 	struct task_ts *ts = task_ts(next, btf, enable_oncpu);
@@ -196,15 +221,22 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
 		return;
 	if (enable_oncpu)
 		ts->on_ts = now;
-	if (!ts->runq_ts && !ts->off_ts)
+	if (!ts->runq_ts && !ts->off_ts && !ts->oncpu_pending)
 		return;
-	u64 cgid = task_cgroup(next, btf);
-	if (ts->runq_ts && now > ts->runq_ts)
-		record(cgid, KIND_RUNQ, now - ts->runq_ts);
-	if (ts->off_ts && now > ts->off_ts)
-		record(cgid, KIND_OFFCPU_BASE + ts->reason, now - ts->off_ts);
+	struct sched_cg *cg = cgroup_sched(task_cgroup(next, btf));
+	if (cg) {
+		if (ts->runq_ts && now > ts->runq_ts)
+			hist_add(&cg->h[KIND_RUNQ], now - ts->runq_ts);
+		if (ts->off_ts && now > ts->off_ts) {
+			u32 r = ts->reason;
+			hist_add(&cg->h[KIND_OFFCPU_BASE + (r < OFF_IOWAIT ? r : OFF_IOWAIT)], now - ts->off_ts);
+		}
+		if (ts->oncpu_pending)
+			__sync_fetch_and_add(&cg->oncpu_ns, ts->oncpu_pending);
+	}
 	ts->runq_ts = 0;
 	ts->off_ts = 0;
+	ts->oncpu_pending = 0;
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -265,7 +297,7 @@ static __always_inline void on_issue(struct request *rq)
 	bpf_map_update_elem(&bio_start, &k, &v, BPF_ANY);
 }
 
-static __always_inline void on_complete(struct request *rq, unsigned int nr_bytes)
+static __always_inline void on_complete(struct request *rq, unsigned int nr_bytes, bool btf)
 {
 	u64 k = (u64)rq;
 	struct bio_start_val *v = bpf_map_lookup_elem(&bio_start, &k);
@@ -275,11 +307,16 @@ static __always_inline void on_complete(struct request *rq, unsigned int nr_byte
 	u64 cgid = v->cgroup_id;
 	bpf_map_delete_elem(&bio_start, &k);
 
-	struct gendisk *d = BPF_CORE_READ(rq, q, disk);
-	struct bio_key bk = {
-		.dev = ((u32)BPF_CORE_READ(d, major) << 20) | (u32)BPF_CORE_READ(d, first_minor),
-		.op = BPF_CORE_READ(rq, cmd_flags) & 0xff, // REQ_OP_MASK
-	};
+	struct bio_key bk;
+	if (btf) {
+		struct gendisk *d = rq->q->disk;
+		bk.dev = ((u32)d->major << 20) | (u32)d->first_minor;
+		bk.op = rq->cmd_flags & 0xff; // REQ_OP_MASK
+	} else {
+		struct gendisk *d = BPF_CORE_READ(rq, q, disk);
+		bk.dev = ((u32)BPF_CORE_READ(d, major) << 20) | (u32)BPF_CORE_READ(d, first_minor);
+		bk.op = BPF_CORE_READ(rq, cmd_flags) & 0xff;
+	}
 	struct bio_hist *h = bpf_map_lookup_elem(&bio_hists, &bk);
 	if (!h) {
 		bpf_map_update_elem(&bio_hists, &bk, &zero_bio, BPF_NOEXIST);
@@ -308,12 +345,12 @@ int BPF_PROG(block_rq_issue_raw, struct request *rq) { on_issue(rq); return 0; }
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
 {
-	on_complete(rq, nr_bytes);
+	on_complete(rq, nr_bytes, true);
 	return 0;
 }
 SEC("raw_tp/block_rq_complete")
 int BPF_PROG(block_rq_complete_raw, struct request *rq, int error, unsigned int nr_bytes)
 {
-	on_complete(rq, nr_bytes);
+	on_complete(rq, nr_bytes, false);
 	return 0;
 }

@@ -68,6 +68,14 @@ struct hist {
 	u64 bytes; // block IO kinds only
 };
 
+#define SCHED_KINDS 4 // KIND_RUNQ and the three off-CPU reasons
+
+// A cgroup's scheduler signals: histograms by kind and on-CPU ns.
+struct sched_cg {
+	struct hist h[SCHED_KINDS];
+	u64 oncpu_ns;
+};
+
 // Block IO series: per disk (MKDEV(major, first_minor)) and REQ_OP_*.
 struct bio_key {
 	u32 dev;

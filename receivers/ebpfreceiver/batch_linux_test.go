@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fillHists loads the probe and adds n synthetic cgroups' run-queue
-// histograms (ids no real cgroup has), so that a read spans several batches.
+// fillHists loads the probe and adds n synthetic cgroups' scheduler entries
+// (ids no real cgroup has), so that a read spans several batches.
 func fillHists(tb testing.TB, n int) *probe {
 	needRoot(tb)
 	cfg := createDefaultConfig().(*Config)
@@ -19,9 +19,10 @@ func fillHists(tb testing.TB, n int) *probe {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { p.Close() })
 	for i := range n {
-		k := schedHistKey{CgroupId: 1<<40 + uint64(i)}
-		h := schedHist{Zero: uint64(i + 1)}
-		require.NoError(tb, p.maps["hists"].Put(&k, &h))
+		var v schedSchedCg
+		v.H[kindRunQueue].Zero = uint64(i + 1)
+		v.OncpuNs = uint64(2 * (i + 1))
+		require.NoError(tb, p.maps["cg_sched"].Put(uint64(1<<40+i), &v))
 	}
 	return p
 }
@@ -29,23 +30,32 @@ func fillHists(tb testing.TB, n int) *probe {
 func TestBatchRead(t *testing.T) {
 	const n = 3*batchSize + 17
 	p := fillHists(t, n)
-	read := func() map[uint64]uint64 {
-		got := map[uint64]uint64{}
-		require.NoError(t, p.readHists(func(k *schedHistKey, h *schedHist) {
+	read := func() (hists, oncpu map[uint64]uint64) {
+		hists, oncpu = map[uint64]uint64{}, map[uint64]uint64{}
+		require.NoError(t, p.readCgroups(func(k *schedHistKey, h *schedHist) {
 			if k.CgroupId >= 1<<40 {
-				got[k.CgroupId] = h.Zero
+				assert.Equal(t, uint32(kindRunQueue), k.Kind, "only the non-empty kind")
+				hists[k.CgroupId] = h.Zero
+			}
+		}, func(id, ns uint64) {
+			if id >= 1<<40 {
+				oncpu[id] = ns
 			}
 		}))
-		return got
+		return hists, oncpu
 	}
-	batched := read()
-	assert.False(t, p.hists.noBatch, "this kernel (5.6+) has BPF_MAP_LOOKUP_BATCH")
-	require.Len(t, batched, n)
-	for id, z := range batched {
+	hists, oncpu := read()
+	assert.False(t, p.sched.noBatch, "this kernel (5.6+) has BPF_MAP_LOOKUP_BATCH")
+	require.Len(t, hists, n)
+	require.Len(t, oncpu, n)
+	for id, z := range hists {
 		assert.Equal(t, id-1<<40+1, z)
+		assert.Equal(t, 2*z, oncpu[id])
 	}
-	p.hists.noBatch = true // the fallback: entry by entry
-	assert.Equal(t, batched, read())
+	p.sched.noBatch = true // the fallback: entry by entry
+	h2, o2 := read()
+	assert.Equal(t, hists, h2)
+	assert.Equal(t, oncpu, o2)
 }
 
 // BenchmarkReadHists reads 1000 cgroups' histograms in batches and entry by
@@ -58,11 +68,11 @@ func BenchmarkReadHists(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			p := fillHists(b, 1000)
-			p.hists.noBatch = !batch
+			p.sched.noBatch = !batch
 			var entries int
 			for b.Loop() {
 				entries = 0
-				if err := p.readHists(func(*schedHistKey, *schedHist) { entries++ }); err != nil {
+				if err := p.readCgroups(func(*schedHistKey, *schedHist) { entries++ }, func(uint64, uint64) {}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,11 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"golang.org/x/sys/unix"
 
@@ -55,41 +59,103 @@ func pingPong(b *testing.B, n int) float64 {
 // BenchmarkSchedOverhead reports the context-switch cost without and with the
 // programs attached, interleaved in the same run, and their ratio; plus the
 // kernel-side cost per sched_switch event from BPF run-time statistics.
+// The "empty" case is the floor: a tp_btf program that only returns, whose
+// cost per event is what the kernel's dispatch and the statistics' own
+// clock reads take on this machine.
 func BenchmarkSchedOverhead(b *testing.B) {
 	for _, m := range []string{methodTPBTF, methodRawTP} {
 		b.Run(m, func(b *testing.B) {
 			needRoot(b)
 			cfg := createDefaultConfig().(*Config)
 			cfg.AttachMethods = []string{m}
-			benchOverhead(b, cfg)
+			benchOverhead(b, func() (func() []progStats, func(), error) {
+				p, err := loadProbe(cfg)
+				if err != nil {
+					return nil, nil, err
+				}
+				return func() []progStats { return p.programStats() }, func() { p.Close() }, nil
+			})
 		})
+	}
+	b.Run("empty", func(b *testing.B) {
+		needRoot(b)
+		benchOverhead(b, attachEmpty)
+	})
+}
+
+// attachEmpty attaches a tp_btf sched_switch program that only returns, with
+// run-time statistics on.
+func attachEmpty() (func() []progStats, func(), error) {
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return nil, nil, err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: "sched_switch", License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		stats.Close()
+		return nil, nil, err
+	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: prog})
+	if err != nil {
+		prog.Close()
+		stats.Close()
+		return nil, nil, err
+	}
+	return func() []progStats {
+			st, err := prog.Stats()
+			if err != nil {
+				return nil
+			}
+			return []progStats{{name: "sched_switch_empty", runs: st.RunCount, runTimeNs: uint64(st.Runtime)}}
+		}, func() {
+			l.Close()
+			prog.Close()
+			stats.Close()
+		}, nil
+}
+
+// addStats sums the run counts and times of the sched_switch and the
+// sched_wakeup programs.
+func addStats(sw, wake *progStats, stats []progStats) {
+	for _, st := range stats {
+		sum := sw
+		switch {
+		case strings.HasPrefix(st.name, "sched_switch_"):
+		case strings.HasPrefix(st.name, "sched_wakeup_") && !strings.HasPrefix(st.name, "sched_wakeup_new"):
+			sum = wake
+		default:
+			continue
+		}
+		sum.runs += st.runs
+		sum.runTimeNs += st.runTimeNs
 	}
 }
 
-func benchOverhead(b *testing.B, cfg *Config) {
+func benchOverhead(b *testing.B, attach func() (stats func() []progStats, detach func(), err error)) {
 	const hops = 20000
 	var base, with float64
-	var runs, runNs uint64
+	var sw, wake progStats
 	for b.Loop() {
 		base += pingPong(b, hops)
-		p, err := loadProbe(cfg)
+		stats, detach, err := attach()
 		if err != nil {
 			b.Fatal(err)
 		}
 		with += pingPong(b, hops)
-		for _, st := range p.programStats() {
-			if st.name == "sched_switch_btf" || st.name == "sched_switch_raw" {
-				runs += st.runs
-				runNs += st.runTimeNs
-			}
-		}
-		p.Close()
+		addStats(&sw, &wake, stats())
+		detach()
 	}
 	b.ReportMetric(base/float64(b.N), "base-ns/hop")
 	b.ReportMetric(with/float64(b.N), "ebpf-ns/hop")
 	b.ReportMetric(with/base, "ratio")
-	if runs > 0 {
-		b.ReportMetric(float64(runNs)/float64(runs), "bpf-ns/switch")
+	if sw.runs > 0 {
+		b.ReportMetric(float64(sw.runTimeNs)/float64(sw.runs), "bpf-ns/switch")
+	}
+	if wake.runs > 0 {
+		b.ReportMetric(float64(wake.runTimeNs)/float64(wake.runs), "bpf-ns/wakeup")
 	}
 }
 

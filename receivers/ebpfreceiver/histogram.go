@@ -72,6 +72,9 @@ func histCount(h *schedHist) uint64 {
 	return n
 }
 
+// empty reports whether a kernel histogram has no sample.
+func (h *schedHist) empty() bool { return h.SumNs == 0 && histCount(h) == 0 }
+
 // addDelta adds cur - prev to h. The kernel's counts only grow while its
 // entry lives; an entry that was deleted and made again (prev > cur) counts
 // from zero.

@@ -51,8 +51,8 @@ type probe struct {
 	stats   io.Closer // BPF run-time statistics, nil where not allowed
 	skipped string    // why an attach method was ruled out before trying
 
+	sched mapReader[uint64, schedSchedCg]
 	hists mapReader[schedHistKey, schedHist]
-	oncpu mapReader[uint64, uint64]
 	bio   mapReader[schedBioKey, schedBioHist]
 }
 
@@ -242,14 +242,20 @@ func (r *mapReader[K, V]) read(m *ebpf.Map, fn func(*K, *V)) error {
 	return it.Err()
 }
 
-// readHists calls fn for every (cgroup, kind) histogram in the kernel map.
-func (p *probe) readHists(fn func(k *schedHistKey, h *schedHist)) error {
-	return p.hists.read(p.maps["hists"], fn)
-}
-
-// readOnCPU calls fn for every cgroup's on-CPU nanoseconds.
-func (p *probe) readOnCPU(fn func(id, ns uint64)) error {
-	return p.oncpu.read(p.maps["oncpu"], func(id, ns *uint64) { fn(*id, *ns) })
+// readCgroups calls hist for every non-empty (cgroup, kind) histogram and
+// oncpu for every cgroup's on-CPU nanoseconds.
+func (p *probe) readCgroups(hist func(k *schedHistKey, h *schedHist), oncpu func(id, ns uint64)) error {
+	err := p.sched.read(p.maps["cg_sched"], func(id *uint64, v *schedSchedCg) {
+		for kind := range v.H {
+			if h := &v.H[kind]; !h.empty() {
+				hist(&schedHistKey{CgroupId: *id, Kind: uint32(kind)}, h)
+			}
+		}
+		if v.OncpuNs > 0 {
+			oncpu(*id, v.OncpuNs)
+		}
+	})
+	return errors.Join(err, p.hists.read(p.maps["hists"], hist))
 }
 
 // readBio calls fn for every (disk, operation) block IO histogram.
@@ -297,5 +303,10 @@ func (p *probe) attachMethods() [][2]string {
 func (p *probe) hasStats() bool   { return p.stats != nil }
 func (p *probe) ruledOut() string { return p.skipped }
 
-func (p *probe) deleteHist(k *schedHistKey) { _ = p.maps["hists"].Delete(k) }
-func (p *probe) deleteOnCPU(id uint64)      { _ = p.maps["oncpu"].Delete(id) }
+// deleteCgroup frees a cgroup's entries in the kernel maps.
+func (p *probe) deleteCgroup(id uint64) {
+	_ = p.maps["cg_sched"].Delete(id)
+	for kind := uint32(kindBioBase); kind <= kindBioBase+bioOpOther; kind++ {
+		_ = p.maps["hists"].Delete(&schedHistKey{CgroupId: id, Kind: kind})
+	}
+}

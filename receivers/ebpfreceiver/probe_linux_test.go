@@ -36,6 +36,9 @@ func init() {
 		}
 		os.Exit(0)
 	}
+	if os.Getenv("ACCELTEL_EBPF_BURSTS") == "1" {
+		runBursts()
+	}
 	if os.Getenv("ACCELTEL_EBPF_BUSY") == "1" {
 		n := 4 * runtime.NumCPU()
 		runtime.GOMAXPROCS(n)

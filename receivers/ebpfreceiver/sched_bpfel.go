@@ -46,13 +46,20 @@ type schedHistKey struct {
 	Pad      uint32
 }
 
+type schedSchedCg struct {
+	_       structs.HostLayout
+	H       [4]schedHist
+	OncpuNs uint64
+}
+
 type schedTaskTs struct {
-	_      structs.HostLayout
-	RunqTs uint64
-	OffTs  uint64
-	OnTs   uint64
-	Reason uint32
-	Pad    uint32
+	_            structs.HostLayout
+	RunqTs       uint64
+	OffTs        uint64
+	OnTs         uint64
+	OncpuPending uint64
+	Reason       uint32
+	Pad          uint32
 }
 
 // Names of all BPF objects in the ELF.
@@ -61,9 +68,9 @@ type schedTaskTs struct {
 const (
 	schedMapBioHists            = "bio_hists"
 	schedMapBioStart            = "bio_start"
+	schedMapCgSched             = "cg_sched"
 	schedMapDropped             = "dropped"
 	schedMapHists               = "hists"
-	schedMapOncpu               = "oncpu"
 	schedMapTaskByPid           = "task_by_pid"
 	schedMapTaskStore           = "task_store"
 	schedProgBlockRqCompleteBtf = "block_rq_complete_btf"
@@ -142,9 +149,9 @@ type schedProgramSpecs struct {
 type schedMapSpecs struct {
 	BioHists  *ebpf.MapSpec `ebpf:"bio_hists"`
 	BioStart  *ebpf.MapSpec `ebpf:"bio_start"`
+	CgSched   *ebpf.MapSpec `ebpf:"cg_sched"`
 	Dropped   *ebpf.MapSpec `ebpf:"dropped"`
 	Hists     *ebpf.MapSpec `ebpf:"hists"`
-	Oncpu     *ebpf.MapSpec `ebpf:"oncpu"`
 	TaskByPid *ebpf.MapSpec `ebpf:"task_by_pid"`
 	TaskStore *ebpf.MapSpec `ebpf:"task_store"`
 }
@@ -181,9 +188,9 @@ func (o *schedObjects) Close() error {
 type schedMaps struct {
 	BioHists  *ebpf.Map `ebpf:"bio_hists"`
 	BioStart  *ebpf.Map `ebpf:"bio_start"`
+	CgSched   *ebpf.Map `ebpf:"cg_sched"`
 	Dropped   *ebpf.Map `ebpf:"dropped"`
 	Hists     *ebpf.Map `ebpf:"hists"`
-	Oncpu     *ebpf.Map `ebpf:"oncpu"`
 	TaskByPid *ebpf.Map `ebpf:"task_by_pid"`
 	TaskStore *ebpf.Map `ebpf:"task_store"`
 }
@@ -192,9 +199,9 @@ func (m *schedMaps) Close() error {
 	return _SchedClose(
 		m.BioHists,
 		m.BioStart,
+		m.CgSched,
 		m.Dropped,
 		m.Hists,
-		m.Oncpu,
 		m.TaskByPid,
 		m.TaskStore,
 	)

@@ -183,12 +183,11 @@ func (s *ebpfScraper) scrape(context.Context) (pmetric.Metrics, error) {
 	// and free its slots in the kernel maps.
 	for i := range s.entries {
 		if k := &s.entries[i].k; s.staleIDs[k.CgroupId] {
-			s.probe.deleteHist(k)
 			delete(s.prev, *k)
 		}
 	}
 	for id := range s.staleIDs {
-		s.probe.deleteOnCPU(id)
+		s.probe.deleteCgroup(id)
 		delete(s.prevOnCPU, id)
 		delete(s.infos, id)
 	}
@@ -211,13 +210,10 @@ type cgroupSeries struct {
 // appendHistograms reads the kernel's per-cgroup maps and adds them to md.
 func (s *ebpfScraper) appendHistograms(md pmetric.Metrics, now pcommon.Timestamp) error {
 	s.entries = s.entries[:0]
-	err := s.probe.readHists(func(k *schedHistKey, h *schedHist) {
-		s.entries = append(s.entries, histEntry{k: *k, h: *h})
-	})
 	clear(s.oncpu)
-	if s.cfg.OnCPU.Enabled {
-		err = errors.Join(err, s.probe.readOnCPU(func(id, ns uint64) { s.oncpu[id] = ns }))
-	}
+	err := s.probe.readCgroups(func(k *schedHistKey, h *schedHist) {
+		s.entries = append(s.entries, histEntry{k: *k, h: *h})
+	}, func(id, ns uint64) { s.oncpu[id] = ns })
 	s.emitHistograms(md, now, s.entries, s.oncpu)
 	return err
 }
