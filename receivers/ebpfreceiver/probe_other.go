@@ -14,13 +14,13 @@ type progStats struct {
 
 func loadProbe(*Config) (*probe, error) { return nil, errors.New("eBPF needs Linux") }
 
-func (*probe) Close() error                                        { return nil }
-func (*probe) dropped() uint64                                     { return 0 }
-func (*probe) programStats() []progStats                           { return nil }
-func (*probe) attachMethods() [][2]string                          { return nil }
-func (*probe) hasStats() bool                                      { return false }
-func (*probe) ruledOut() string                                    { return "" }
-func (*probe) deleteCgroup(uint64)                                 {}
+func (*probe) Close() error               { return nil }
+func (*probe) dropped() uint64            { return 0 }
+func (*probe) programStats() []progStats  { return nil }
+func (*probe) attachMethods() [][2]string { return nil }
+func (*probe) hasStats() bool             { return false }
+func (*probe) ruledOut() string           { return "" }
+func (*probe) deleteCgroup(uint64)        {}
 func (*probe) readCgroups(func(*schedHistKey, *schedHist), func(id, ns uint64)) error {
 	return nil
 }
