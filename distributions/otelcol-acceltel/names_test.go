@@ -83,11 +83,14 @@ var handBuilt = []struct {
 	{"acceltel.ebpf.offcpu.duration", "s", "receivers/ebpfreceiver/scraper.go", otlptranslator.MetricTypeExponentialHistogram},
 	{"acceltel.ebpf.blockio.latency", "s", "receivers/ebpfreceiver/scraper.go", otlptranslator.MetricTypeExponentialHistogram},
 	{"acceltel.ebpf.oncpu.time", "s", "receivers/ebpfreceiver/scraper.go", otlptranslator.MetricTypeMonotonicCounter},
+	{"acceltel.ebpf.reclaim.duration", "s", "receivers/ebpfreceiver/scraper.go", otlptranslator.MetricTypeExponentialHistogram},
+	{"acceltel.ebpf.cpu.migrations", "{migration}", "receivers/ebpfreceiver/scraper.go", otlptranslator.MetricTypeMonotonicCounter},
 }
 
 // handBuiltAttributes are point attributes set in code, not in metadata.yaml.
 var handBuiltAttributes = []struct{ name, source string }{
 	{"acceltel.offcpu.reason", "receivers/ebpfreceiver/scraper.go"},
+	{"acceltel.migration.numa", "receivers/ebpfreceiver/scraper.go"},
 }
 
 // promLabels are labels that do not come from an OTel attribute of ours:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-// Run-queue latency, off-CPU and on-CPU time per cgroup v2, and block IO
-// latency per disk and operation, as exponential histograms.
+// Run-queue latency, off-CPU and on-CPU time, CPU migrations and memory
+// reclaim stalls per cgroup v2, and block IO latency per disk and operation,
+// as exponential histograms and counters.
 //
 // Each hook has two bodies, tp_btf and raw_tp, from one inline function: the
 // receiver loads whichever the kernel accepts (tp_btf first). Both read task
@@ -15,6 +16,8 @@ const volatile bool enable_runq = true;
 const volatile bool enable_offcpu = true;
 const volatile bool enable_oncpu = true;
 const volatile bool enable_bio_cgroup = true;
+const volatile bool enable_reclaim = true;
+const volatile bool enable_migrations = true;
 
 // Per-task timestamps: when it became runnable (wakeup, or preempted while
 // runnable), and when it left the CPU and in which state.
@@ -23,6 +26,7 @@ struct task_ts {
 	u64 off_ts;
 	u64 on_ts;          // switched in (on-CPU time)
 	u64 oncpu_pending;  // on-CPU ns not yet added to its cgroup
+	u64 reclaim_ts;     // entered direct or memcg reclaim
 	u32 reason;
 	u32 pad;
 };
@@ -63,6 +67,15 @@ struct {
 	__type(key, struct hist_key);
 	__type(value, struct hist);
 } hists SEC(".maps");
+
+// CPU -> NUMA node, filled by the receiver from sysfs before attaching.
+#define MAX_CPUS 8192
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CPUS);
+	__type(key, u32);
+	__type(value, u32);
+} cpu_node SEC(".maps");
 
 // Updates that found a map full; exported so that a lost sample is seen.
 struct {
@@ -261,6 +274,96 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 	on_switch(prev, next, false);
 	return 0;
 }
+
+// CPU migrations: set_task_cpu() moving p from its CPU to dest_cpu, counted
+// for p's cgroup, split by whether the move leaves the NUMA node.
+static __always_inline void on_migrate(struct task_struct *p, int dest_cpu, bool btf)
+{
+	if (!enable_migrations)
+		return;
+	u32 src, dst = dest_cpu;
+	if (bpf_core_field_exists(p->thread_info.cpu)) {
+		src = btf ? p->thread_info.cpu : BPF_CORE_READ(p, thread_info.cpu);
+	} else {
+		struct task_struct___old *o = (void *)p;
+		src = BPF_CORE_READ(o, cpu);
+	}
+	u32 *sn = bpf_map_lookup_elem(&cpu_node, &src);
+	u32 *dn = bpf_map_lookup_elem(&cpu_node, &dst);
+	int remote = sn && dn && *sn != *dn;
+	struct sched_cg *cg = cgroup_sched(task_cgroup(p, btf));
+	if (cg)
+		__sync_fetch_and_add(&cg->migrations[remote], 1);
+}
+
+SEC("tp_btf/sched_migrate_task")
+int BPF_PROG(sched_migrate_task_btf, struct task_struct *p, int dest_cpu)
+{
+	on_migrate(p, dest_cpu, true);
+	return 0;
+}
+SEC("raw_tp/sched_migrate_task")
+int BPF_PROG(sched_migrate_task_raw, struct task_struct *p, int dest_cpu)
+{
+	on_migrate(p, dest_cpu, false);
+	return 0;
+}
+
+// Memory reclaim stalls: the time the current task spends in direct reclaim
+// (the system is short of memory) or memcg reclaim (its cgroup is at its
+// limit), begin to end, per its cgroup.
+static __always_inline struct task_ts *current_ts(bool btf, bool create)
+{
+	if (btf)
+		return bpf_task_storage_get(&task_store, bpf_get_current_task_btf(), 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	u32 pid = (u32)bpf_get_current_pid_tgid();
+	struct task_ts *ts = bpf_map_lookup_elem(&task_by_pid, &pid);
+	if (ts || !create)
+		return ts;
+	bpf_map_update_elem(&task_by_pid, &pid, &zero_ts, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&task_by_pid, &pid);
+}
+
+static __always_inline void reclaim_begin(bool btf)
+{
+	if (!enable_reclaim)
+		return;
+	struct task_ts *ts = current_ts(btf, true);
+	if (ts)
+		ts->reclaim_ts = bpf_ktime_get_ns();
+}
+
+static __always_inline void reclaim_end(bool btf)
+{
+	if (!enable_reclaim)
+		return;
+	struct task_ts *ts = current_ts(btf, false);
+	if (!ts || !ts->reclaim_ts)
+		return;
+	u64 now = bpf_ktime_get_ns();
+	if (now > ts->reclaim_ts)
+		record(bpf_get_current_cgroup_id(), KIND_RECLAIM, now - ts->reclaim_ts);
+	ts->reclaim_ts = 0;
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(direct_reclaim_begin_btf) { reclaim_begin(true); return 0; }
+SEC("raw_tp/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(direct_reclaim_begin_raw) { reclaim_begin(false); return 0; }
+SEC("tp_btf/mm_vmscan_direct_reclaim_end")
+int BPF_PROG(direct_reclaim_end_btf) { reclaim_end(true); return 0; }
+SEC("raw_tp/mm_vmscan_direct_reclaim_end")
+int BPF_PROG(direct_reclaim_end_raw) { reclaim_end(false); return 0; }
+
+SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(memcg_reclaim_begin_btf) { reclaim_begin(true); return 0; }
+SEC("raw_tp/mm_vmscan_memcg_reclaim_begin")
+int BPF_PROG(memcg_reclaim_begin_raw) { reclaim_begin(false); return 0; }
+SEC("tp_btf/mm_vmscan_memcg_reclaim_end")
+int BPF_PROG(memcg_reclaim_end_btf) { reclaim_end(true); return 0; }
+SEC("raw_tp/mm_vmscan_memcg_reclaim_end")
+int BPF_PROG(memcg_reclaim_end_raw) { reclaim_end(false); return 0; }
 
 // Block IO: request pointer -> issue time and the issuing task's cgroup.
 // Requests are few and short-lived.

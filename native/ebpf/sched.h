@@ -20,12 +20,17 @@ typedef _Bool bool;
 struct kernfs_node { u64 id; } __attribute__((preserve_access_index));
 struct cgroup { struct kernfs_node *kn; } __attribute__((preserve_access_index));
 struct css_set { struct cgroup *dfl_cgrp; } __attribute__((preserve_access_index));
+struct thread_info { u32 cpu; } __attribute__((preserve_access_index));
 struct task_struct {
+	struct thread_info thread_info; // cpu here since 5.16
 	unsigned int __state;
 	s32 pid;
 	struct css_set *cgroups;
 } __attribute__((preserve_access_index));
-struct task_struct___old { long state; } __attribute__((preserve_access_index));
+struct task_struct___old {
+	long state;
+	unsigned int cpu; // before 5.16
+} __attribute__((preserve_access_index));
 struct gendisk { int major; int first_minor; } __attribute__((preserve_access_index));
 struct request_queue { struct gendisk *disk; } __attribute__((preserve_access_index));
 struct request {
@@ -39,6 +44,7 @@ enum {
 	KIND_OFFCPU_BASE = 1, // + OFF_* reason
 	KIND_BIO_BASE = 4,    // + REQ_OP_* 0..3, or + KIND_BIO_OTHER: block IO per issuing cgroup
 	KIND_BIO_OTHER = 4,
+	KIND_RECLAIM = 9, // direct and memcg reclaim stalls
 };
 enum { OFF_PREEMPTED = 0, OFF_SLEEP = 1, OFF_IOWAIT = 2 };
 
@@ -70,10 +76,12 @@ struct hist {
 
 #define SCHED_KINDS 4 // KIND_RUNQ and the three off-CPU reasons
 
-// A cgroup's scheduler signals: histograms by kind and on-CPU ns.
+// A cgroup's scheduler signals: histograms by kind, on-CPU ns, and CPU
+// migrations of its tasks within a NUMA node [0] and across nodes [1].
 struct sched_cg {
 	struct hist h[SCHED_KINDS];
 	u64 oncpu_ns;
+	u64 migrations[2];
 };
 
 // Block IO series: per disk (MKDEV(major, first_minor)) and REQ_OP_*.

@@ -37,9 +37,9 @@ func TestBatchRead(t *testing.T) {
 				assert.Equal(t, uint32(kindRunQueue), k.Kind, "only the non-empty kind")
 				hists[k.CgroupId] = h.Zero
 			}
-		}, func(id, ns uint64) {
+		}, func(id uint64, c *cgroupCounters) {
 			if id >= 1<<40 {
-				oncpu[id] = ns
+				oncpu[id] = c.onCPUNs
 			}
 		}))
 		return hists, oncpu
@@ -72,7 +72,7 @@ func BenchmarkReadHists(b *testing.B) {
 			var entries int
 			for b.Loop() {
 				entries = 0
-				if err := p.readCgroups(func(*schedHistKey, *schedHist) { entries++ }, func(uint64, uint64) {}); err != nil {
+				if err := p.readCgroups(func(*schedHistKey, *schedHist) { entries++ }, func(uint64, *cgroupCounters) {}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -24,12 +24,13 @@ func budgetScrape(s *ebpfScraper, counts map[uint64]uint64) pmetric.Metrics {
 		entries = append(entries, e)
 	}
 	md := pmetric.NewMetrics()
-	// On-CPU time: 1 ms per sample, which the ranking counts as one more each.
-	oncpu := map[uint64]uint64{}
+	// On-CPU time: 1 ms per sample, which the ranking counts as one more
+	// each; migrations, one per sample, in the same node: one more.
+	counters := map[uint64]cgroupCounters{}
 	for id, n := range counts {
-		oncpu[id] = n * 1e6
+		counters[id] = cgroupCounters{onCPUNs: n * 1e6, migrations: [2]uint64{n, 0}}
 	}
-	s.emitHistograms(md, pcommon.NewTimestampFromTime(time.Now()), entries, oncpu)
+	s.emitHistograms(md, pcommon.NewTimestampFromTime(time.Now()), entries, counters)
 	return md
 }
 
@@ -54,6 +55,11 @@ func budgetCounts(t *testing.T, md pmetric.Metrics) map[uint64]uint64 {
 		on, ok := metricByName(rm, metricOnCPU)
 		require.True(t, ok)
 		assert.InDelta(t, float64(dp.Count())*1e-3, on.Sum().DataPoints().At(0).DoubleValue(), 1e-9)
+		mig, ok := metricByName(rm, metricMigrations)
+		require.True(t, ok)
+		require.Equal(t, 2, mig.Sum().DataPoints().Len())
+		assert.Equal(t, int64(dp.Count()), mig.Sum().DataPoints().At(0).IntValue())
+		assert.Equal(t, int64(0), mig.Sum().DataPoints().At(1).IntValue())
 	}
 	return out
 }

@@ -50,6 +50,10 @@ type Config struct {
 	OffCPU   SignalConfig  `mapstructure:"offcpu"`
 	OnCPU    SignalConfig  `mapstructure:"oncpu"`
 	BlockIO  BlockIOConfig `mapstructure:"blockio"`
+	// Reclaim is the time tasks stall in direct or memcg memory reclaim.
+	Reclaim SignalConfig `mapstructure:"reclaim"`
+	// Migrations counts tasks moved between CPUs, within and across NUMA nodes.
+	Migrations SignalConfig `mapstructure:"migrations"`
 
 	// MaxCgroups is the cardinality budget: per scrape, the cgroups with the
 	// most events since the previous scrape get their own series, and the rest
@@ -85,8 +89,9 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxCgroups < 1 {
 		errs = append(errs, fmt.Errorf("max_cgroups must be at least 1, got %d", cfg.MaxCgroups))
 	}
-	if !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled && !cfg.OnCPU.Enabled && !cfg.BlockIO.Enabled {
-		errs = append(errs, errors.New("enable at least one of runqueue, offcpu, oncpu, blockio"))
+	if !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled && !cfg.OnCPU.Enabled && !cfg.BlockIO.Enabled &&
+		!cfg.Reclaim.Enabled && !cfg.Migrations.Enabled {
+		errs = append(errs, errors.New("enable at least one of runqueue, offcpu, oncpu, blockio, reclaim, migrations"))
 	}
 	return errors.Join(errs...)
 }

@@ -42,7 +42,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: "ebpf/badmethod", wantErr: `attach_methods: unknown method "kprobe"`},
 		{id: "ebpf/nomethod", wantErr: "attach_methods must name at least one"},
 		{id: "ebpf/budget", wantErr: "max_cgroups must be at least 1, got 0"},
-		{id: "ebpf/nothing", wantErr: "enable at least one of runqueue, offcpu, oncpu, blockio"},
+		{id: "ebpf/nothing", wantErr: "enable at least one of runqueue, offcpu, oncpu, blockio, reclaim, migrations"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {

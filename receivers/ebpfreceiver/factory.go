@@ -34,6 +34,8 @@ func createDefaultConfig() component.Config {
 		OffCPU:               SignalConfig{Enabled: true},
 		OnCPU:                SignalConfig{Enabled: true},
 		BlockIO:              BlockIOConfig{Enabled: true, PerCgroup: true},
+		Reclaim:              SignalConfig{Enabled: true},
+		Migrations:           SignalConfig{Enabled: true},
 		MaxCgroups:           200,
 	}
 }

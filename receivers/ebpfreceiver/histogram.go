@@ -19,6 +19,8 @@ const (
 	kindOffCPUBase   = 1
 	kindBioBase      = 4 // + REQ_OP_* 0..3, or + bioOpOther
 	bioOpOther       = 4
+	kindReclaim      = 9
+	maxCPUs          = 8192 // MAX_CPUS, the cpu_node map's size
 	offPreempted     = 0
 	offSleep         = 1
 	offIOWait        = 2

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -21,13 +22,22 @@ type hook struct {
 	tracepoint string
 	progs      map[string]string // attach method -> program name
 	signal     int               // which config switch needs it
+	// optional hooks may be missing from a kernel (the memcg tracepoints
+	// without CONFIG_MEMCG): the receiver runs without them and says so.
+	optional bool
 }
 
 const (
 	sigRunQueue = iota // run-queue latency only
 	sigSched           // run-queue latency, off-CPU or on-CPU time
 	sigBlockIO
+	sigReclaim
+	sigMigrations
 )
+
+func btfRaw(name string) map[string]string {
+	return map[string]string{methodTPBTF: name + "_btf", methodRawTP: name + "_raw"}
+}
 
 var hooks = []hook{
 	{tracepoint: "sched_wakeup", signal: sigRunQueue, progs: map[string]string{methodTPBTF: "sched_wakeup_btf", methodRawTP: "sched_wakeup_raw"}},
@@ -35,6 +45,27 @@ var hooks = []hook{
 	{tracepoint: "sched_switch", signal: sigSched, progs: map[string]string{methodTPBTF: "sched_switch_btf", methodRawTP: "sched_switch_raw"}},
 	{tracepoint: "block_rq_issue", signal: sigBlockIO, progs: map[string]string{methodTPBTF: "block_rq_issue_btf", methodRawTP: "block_rq_issue_raw"}},
 	{tracepoint: "block_rq_complete", signal: sigBlockIO, progs: map[string]string{methodTPBTF: "block_rq_complete_btf", methodRawTP: "block_rq_complete_raw"}},
+	{tracepoint: "sched_migrate_task", signal: sigMigrations, progs: btfRaw("sched_migrate_task")},
+	{tracepoint: "mm_vmscan_direct_reclaim_begin", signal: sigReclaim, optional: true, progs: btfRaw("direct_reclaim_begin")},
+	{tracepoint: "mm_vmscan_direct_reclaim_end", signal: sigReclaim, optional: true, progs: btfRaw("direct_reclaim_end")},
+	{tracepoint: "mm_vmscan_memcg_reclaim_begin", signal: sigReclaim, optional: true, progs: btfRaw("memcg_reclaim_begin")},
+	{tracepoint: "mm_vmscan_memcg_reclaim_end", signal: sigReclaim, optional: true, progs: btfRaw("memcg_reclaim_end")},
+}
+
+// enabled reports whether the configuration needs the hook.
+func (h *hook) enabled(cfg *Config) bool {
+	switch h.signal {
+	case sigRunQueue:
+		return cfg.RunQueue.Enabled
+	case sigSched:
+		return cfg.RunQueue.Enabled || cfg.OffCPU.Enabled || cfg.OnCPU.Enabled
+	case sigBlockIO:
+		return cfg.BlockIO.Enabled
+	case sigReclaim:
+		return cfg.Reclaim.Enabled
+	default:
+		return cfg.Migrations.Enabled
+	}
 }
 
 // attachedProg is a program in the kernel and the link that keeps it attached.
@@ -50,6 +81,7 @@ type probe struct {
 	progs   []attachedProg
 	stats   io.Closer // BPF run-time statistics, nil where not allowed
 	skipped string    // why an attach method was ruled out before trying
+	missing []error   // optional hooks this kernel could not attach
 
 	sched mapReader[uint64, schedSchedCg]
 	hists mapReader[schedHistKey, schedHist]
@@ -74,6 +106,8 @@ func loadProbe(cfg *Config) (_ *probe, err error) {
 		"enable_offcpu":     cfg.OffCPU.Enabled,
 		"enable_oncpu":      cfg.OnCPU.Enabled,
 		"enable_bio_cgroup": cfg.BlockIO.PerCgroup,
+		"enable_reclaim":    cfg.Reclaim.Enabled,
+		"enable_migrations": cfg.Migrations.Enabled,
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, err
@@ -107,14 +141,20 @@ func loadProbe(cfg *Config) (_ *probe, err error) {
 	if len(methods) == 0 {
 		return nil, errors.New(p.skipped)
 	}
+	if cfg.Migrations.Enabled {
+		if err := fillCPUNodes(p.maps["cpu_node"], filepath.Join(cfg.RootPath, "/sys/devices/system/node")); err != nil {
+			return nil, fmt.Errorf("cpu_node: %w", err)
+		}
+	}
 	for _, h := range hooks {
-		switch {
-		case h.signal == sigRunQueue && !cfg.RunQueue.Enabled,
-			h.signal == sigSched && !cfg.RunQueue.Enabled && !cfg.OffCPU.Enabled && !cfg.OnCPU.Enabled,
-			h.signal == sigBlockIO && !cfg.BlockIO.Enabled:
+		if !h.enabled(cfg) {
 			continue
 		}
 		ap, err := attachHook(spec, h, methods, p.maps)
+		if err != nil && h.optional {
+			p.missing = append(p.missing, err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -242,17 +282,31 @@ func (r *mapReader[K, V]) read(m *ebpf.Map, fn func(*K, *V)) error {
 	return it.Err()
 }
 
+// fillCPUNodes writes each CPU's NUMA node into the cpu_node map.
+func fillCPUNodes(m *ebpf.Map, dir string) error {
+	nodes, err := cpuNodes(dir)
+	if err != nil {
+		return err
+	}
+	for cpu, node := range nodes {
+		if err := m.Put(cpu, node); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readCgroups calls hist for every non-empty (cgroup, kind) histogram and
-// oncpu for every cgroup's on-CPU nanoseconds.
-func (p *probe) readCgroups(hist func(k *schedHistKey, h *schedHist), oncpu func(id, ns uint64)) error {
+// count for every cgroup's counters.
+func (p *probe) readCgroups(hist func(k *schedHistKey, h *schedHist), count func(id uint64, c *cgroupCounters)) error {
 	err := p.sched.read(p.maps["cg_sched"], func(id *uint64, v *schedSchedCg) {
 		for kind := range v.H {
 			if h := &v.H[kind]; !h.empty() {
 				hist(&schedHistKey{CgroupId: *id, Kind: uint32(kind)}, h)
 			}
 		}
-		if v.OncpuNs > 0 {
-			oncpu(*id, v.OncpuNs)
+		if c := (cgroupCounters{onCPUNs: v.OncpuNs, migrations: v.Migrations}); c != (cgroupCounters{}) {
+			count(*id, &c)
 		}
 	})
 	return errors.Join(err, p.hists.read(p.maps["hists"], hist))
@@ -300,8 +354,9 @@ func (p *probe) attachMethods() [][2]string {
 	return out
 }
 
-func (p *probe) hasStats() bool   { return p.stats != nil }
-func (p *probe) ruledOut() string { return p.skipped }
+func (p *probe) hasStats() bool    { return p.stats != nil }
+func (p *probe) unattached() error { return errors.Join(p.missing...) }
+func (p *probe) ruledOut() string  { return p.skipped }
 
 // deleteCgroup frees a cgroup's entries in the kernel maps.
 func (p *probe) deleteCgroup(id uint64) {
@@ -309,4 +364,5 @@ func (p *probe) deleteCgroup(id uint64) {
 	for kind := uint32(kindBioBase); kind <= kindBioBase+bioOpOther; kind++ {
 		_ = p.maps["hists"].Delete(&schedHistKey{CgroupId: id, Kind: kind})
 	}
+	_ = p.maps["hists"].Delete(&schedHistKey{CgroupId: id, Kind: kindReclaim})
 }

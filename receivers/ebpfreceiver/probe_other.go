@@ -21,7 +21,8 @@ func (*probe) attachMethods() [][2]string { return nil }
 func (*probe) hasStats() bool             { return false }
 func (*probe) ruledOut() string           { return "" }
 func (*probe) deleteCgroup(uint64)        {}
-func (*probe) readCgroups(func(*schedHistKey, *schedHist), func(id, ns uint64)) error {
+func (*probe) unattached() error          { return nil }
+func (*probe) readCgroups(func(*schedHistKey, *schedHist), func(uint64, *cgroupCounters)) error {
 	return nil
 }
 func (*probe) readBio(func(k *schedBioKey, h *schedBioHist)) error { return nil }

@@ -47,9 +47,10 @@ type schedHistKey struct {
 }
 
 type schedSchedCg struct {
-	_       structs.HostLayout
-	H       [4]schedHist
-	OncpuNs uint64
+	_          structs.HostLayout
+	H          [4]schedHist
+	OncpuNs    uint64
+	Migrations [2]uint64
 }
 
 type schedTaskTs struct {
@@ -58,6 +59,7 @@ type schedTaskTs struct {
 	OffTs        uint64
 	OnTs         uint64
 	OncpuPending uint64
+	ReclaimTs    uint64
 	Reason       uint32
 	Pad          uint32
 }
@@ -66,27 +68,40 @@ type schedTaskTs struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	schedMapBioHists            = "bio_hists"
-	schedMapBioStart            = "bio_start"
-	schedMapCgSched             = "cg_sched"
-	schedMapDropped             = "dropped"
-	schedMapHists               = "hists"
-	schedMapTaskByPid           = "task_by_pid"
-	schedMapTaskStore           = "task_store"
-	schedProgBlockRqCompleteBtf = "block_rq_complete_btf"
-	schedProgBlockRqCompleteRaw = "block_rq_complete_raw"
-	schedProgBlockRqIssueBtf    = "block_rq_issue_btf"
-	schedProgBlockRqIssueRaw    = "block_rq_issue_raw"
-	schedProgSchedSwitchBtf     = "sched_switch_btf"
-	schedProgSchedSwitchRaw     = "sched_switch_raw"
-	schedProgSchedWakeupBtf     = "sched_wakeup_btf"
-	schedProgSchedWakeupNewBtf  = "sched_wakeup_new_btf"
-	schedProgSchedWakeupNewRaw  = "sched_wakeup_new_raw"
-	schedProgSchedWakeupRaw     = "sched_wakeup_raw"
-	schedVarEnableBioCgroup     = "enable_bio_cgroup"
-	schedVarEnableOffcpu        = "enable_offcpu"
-	schedVarEnableOncpu         = "enable_oncpu"
-	schedVarEnableRunq          = "enable_runq"
+	schedMapBioHists               = "bio_hists"
+	schedMapBioStart               = "bio_start"
+	schedMapCgSched                = "cg_sched"
+	schedMapCpuNode                = "cpu_node"
+	schedMapDropped                = "dropped"
+	schedMapHists                  = "hists"
+	schedMapTaskByPid              = "task_by_pid"
+	schedMapTaskStore              = "task_store"
+	schedProgBlockRqCompleteBtf    = "block_rq_complete_btf"
+	schedProgBlockRqCompleteRaw    = "block_rq_complete_raw"
+	schedProgBlockRqIssueBtf       = "block_rq_issue_btf"
+	schedProgBlockRqIssueRaw       = "block_rq_issue_raw"
+	schedProgDirectReclaimBeginBtf = "direct_reclaim_begin_btf"
+	schedProgDirectReclaimBeginRaw = "direct_reclaim_begin_raw"
+	schedProgDirectReclaimEndBtf   = "direct_reclaim_end_btf"
+	schedProgDirectReclaimEndRaw   = "direct_reclaim_end_raw"
+	schedProgMemcgReclaimBeginBtf  = "memcg_reclaim_begin_btf"
+	schedProgMemcgReclaimBeginRaw  = "memcg_reclaim_begin_raw"
+	schedProgMemcgReclaimEndBtf    = "memcg_reclaim_end_btf"
+	schedProgMemcgReclaimEndRaw    = "memcg_reclaim_end_raw"
+	schedProgSchedMigrateTaskBtf   = "sched_migrate_task_btf"
+	schedProgSchedMigrateTaskRaw   = "sched_migrate_task_raw"
+	schedProgSchedSwitchBtf        = "sched_switch_btf"
+	schedProgSchedSwitchRaw        = "sched_switch_raw"
+	schedProgSchedWakeupBtf        = "sched_wakeup_btf"
+	schedProgSchedWakeupNewBtf     = "sched_wakeup_new_btf"
+	schedProgSchedWakeupNewRaw     = "sched_wakeup_new_raw"
+	schedProgSchedWakeupRaw        = "sched_wakeup_raw"
+	schedVarEnableBioCgroup        = "enable_bio_cgroup"
+	schedVarEnableMigrations       = "enable_migrations"
+	schedVarEnableOffcpu           = "enable_offcpu"
+	schedVarEnableOncpu            = "enable_oncpu"
+	schedVarEnableReclaim          = "enable_reclaim"
+	schedVarEnableRunq             = "enable_runq"
 )
 
 // loadSched returns the embedded CollectionSpec for sched.
@@ -131,16 +146,26 @@ type schedSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedProgramSpecs struct {
-	BlockRqCompleteBtf *ebpf.ProgramSpec `ebpf:"block_rq_complete_btf"`
-	BlockRqCompleteRaw *ebpf.ProgramSpec `ebpf:"block_rq_complete_raw"`
-	BlockRqIssueBtf    *ebpf.ProgramSpec `ebpf:"block_rq_issue_btf"`
-	BlockRqIssueRaw    *ebpf.ProgramSpec `ebpf:"block_rq_issue_raw"`
-	SchedSwitchBtf     *ebpf.ProgramSpec `ebpf:"sched_switch_btf"`
-	SchedSwitchRaw     *ebpf.ProgramSpec `ebpf:"sched_switch_raw"`
-	SchedWakeupBtf     *ebpf.ProgramSpec `ebpf:"sched_wakeup_btf"`
-	SchedWakeupNewBtf  *ebpf.ProgramSpec `ebpf:"sched_wakeup_new_btf"`
-	SchedWakeupNewRaw  *ebpf.ProgramSpec `ebpf:"sched_wakeup_new_raw"`
-	SchedWakeupRaw     *ebpf.ProgramSpec `ebpf:"sched_wakeup_raw"`
+	BlockRqCompleteBtf    *ebpf.ProgramSpec `ebpf:"block_rq_complete_btf"`
+	BlockRqCompleteRaw    *ebpf.ProgramSpec `ebpf:"block_rq_complete_raw"`
+	BlockRqIssueBtf       *ebpf.ProgramSpec `ebpf:"block_rq_issue_btf"`
+	BlockRqIssueRaw       *ebpf.ProgramSpec `ebpf:"block_rq_issue_raw"`
+	DirectReclaimBeginBtf *ebpf.ProgramSpec `ebpf:"direct_reclaim_begin_btf"`
+	DirectReclaimBeginRaw *ebpf.ProgramSpec `ebpf:"direct_reclaim_begin_raw"`
+	DirectReclaimEndBtf   *ebpf.ProgramSpec `ebpf:"direct_reclaim_end_btf"`
+	DirectReclaimEndRaw   *ebpf.ProgramSpec `ebpf:"direct_reclaim_end_raw"`
+	MemcgReclaimBeginBtf  *ebpf.ProgramSpec `ebpf:"memcg_reclaim_begin_btf"`
+	MemcgReclaimBeginRaw  *ebpf.ProgramSpec `ebpf:"memcg_reclaim_begin_raw"`
+	MemcgReclaimEndBtf    *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end_btf"`
+	MemcgReclaimEndRaw    *ebpf.ProgramSpec `ebpf:"memcg_reclaim_end_raw"`
+	SchedMigrateTaskBtf   *ebpf.ProgramSpec `ebpf:"sched_migrate_task_btf"`
+	SchedMigrateTaskRaw   *ebpf.ProgramSpec `ebpf:"sched_migrate_task_raw"`
+	SchedSwitchBtf        *ebpf.ProgramSpec `ebpf:"sched_switch_btf"`
+	SchedSwitchRaw        *ebpf.ProgramSpec `ebpf:"sched_switch_raw"`
+	SchedWakeupBtf        *ebpf.ProgramSpec `ebpf:"sched_wakeup_btf"`
+	SchedWakeupNewBtf     *ebpf.ProgramSpec `ebpf:"sched_wakeup_new_btf"`
+	SchedWakeupNewRaw     *ebpf.ProgramSpec `ebpf:"sched_wakeup_new_raw"`
+	SchedWakeupRaw        *ebpf.ProgramSpec `ebpf:"sched_wakeup_raw"`
 }
 
 // schedMapSpecs contains maps before they are loaded into the kernel.
@@ -150,6 +175,7 @@ type schedMapSpecs struct {
 	BioHists  *ebpf.MapSpec `ebpf:"bio_hists"`
 	BioStart  *ebpf.MapSpec `ebpf:"bio_start"`
 	CgSched   *ebpf.MapSpec `ebpf:"cg_sched"`
+	CpuNode   *ebpf.MapSpec `ebpf:"cpu_node"`
 	Dropped   *ebpf.MapSpec `ebpf:"dropped"`
 	Hists     *ebpf.MapSpec `ebpf:"hists"`
 	TaskByPid *ebpf.MapSpec `ebpf:"task_by_pid"`
@@ -160,10 +186,12 @@ type schedMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedVariableSpecs struct {
-	EnableBioCgroup *ebpf.VariableSpec `ebpf:"enable_bio_cgroup"`
-	EnableOffcpu    *ebpf.VariableSpec `ebpf:"enable_offcpu"`
-	EnableOncpu     *ebpf.VariableSpec `ebpf:"enable_oncpu"`
-	EnableRunq      *ebpf.VariableSpec `ebpf:"enable_runq"`
+	EnableBioCgroup  *ebpf.VariableSpec `ebpf:"enable_bio_cgroup"`
+	EnableMigrations *ebpf.VariableSpec `ebpf:"enable_migrations"`
+	EnableOffcpu     *ebpf.VariableSpec `ebpf:"enable_offcpu"`
+	EnableOncpu      *ebpf.VariableSpec `ebpf:"enable_oncpu"`
+	EnableReclaim    *ebpf.VariableSpec `ebpf:"enable_reclaim"`
+	EnableRunq       *ebpf.VariableSpec `ebpf:"enable_runq"`
 }
 
 // schedObjects contains all objects after they have been loaded into the kernel.
@@ -189,6 +217,7 @@ type schedMaps struct {
 	BioHists  *ebpf.Map `ebpf:"bio_hists"`
 	BioStart  *ebpf.Map `ebpf:"bio_start"`
 	CgSched   *ebpf.Map `ebpf:"cg_sched"`
+	CpuNode   *ebpf.Map `ebpf:"cpu_node"`
 	Dropped   *ebpf.Map `ebpf:"dropped"`
 	Hists     *ebpf.Map `ebpf:"hists"`
 	TaskByPid *ebpf.Map `ebpf:"task_by_pid"`
@@ -200,6 +229,7 @@ func (m *schedMaps) Close() error {
 		m.BioHists,
 		m.BioStart,
 		m.CgSched,
+		m.CpuNode,
 		m.Dropped,
 		m.Hists,
 		m.TaskByPid,
@@ -211,26 +241,38 @@ func (m *schedMaps) Close() error {
 //
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedVariables struct {
-	EnableBioCgroup *ebpf.Variable `ebpf:"enable_bio_cgroup"`
-	EnableOffcpu    *ebpf.Variable `ebpf:"enable_offcpu"`
-	EnableOncpu     *ebpf.Variable `ebpf:"enable_oncpu"`
-	EnableRunq      *ebpf.Variable `ebpf:"enable_runq"`
+	EnableBioCgroup  *ebpf.Variable `ebpf:"enable_bio_cgroup"`
+	EnableMigrations *ebpf.Variable `ebpf:"enable_migrations"`
+	EnableOffcpu     *ebpf.Variable `ebpf:"enable_offcpu"`
+	EnableOncpu      *ebpf.Variable `ebpf:"enable_oncpu"`
+	EnableReclaim    *ebpf.Variable `ebpf:"enable_reclaim"`
+	EnableRunq       *ebpf.Variable `ebpf:"enable_runq"`
 }
 
 // schedPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedPrograms struct {
-	BlockRqCompleteBtf *ebpf.Program `ebpf:"block_rq_complete_btf"`
-	BlockRqCompleteRaw *ebpf.Program `ebpf:"block_rq_complete_raw"`
-	BlockRqIssueBtf    *ebpf.Program `ebpf:"block_rq_issue_btf"`
-	BlockRqIssueRaw    *ebpf.Program `ebpf:"block_rq_issue_raw"`
-	SchedSwitchBtf     *ebpf.Program `ebpf:"sched_switch_btf"`
-	SchedSwitchRaw     *ebpf.Program `ebpf:"sched_switch_raw"`
-	SchedWakeupBtf     *ebpf.Program `ebpf:"sched_wakeup_btf"`
-	SchedWakeupNewBtf  *ebpf.Program `ebpf:"sched_wakeup_new_btf"`
-	SchedWakeupNewRaw  *ebpf.Program `ebpf:"sched_wakeup_new_raw"`
-	SchedWakeupRaw     *ebpf.Program `ebpf:"sched_wakeup_raw"`
+	BlockRqCompleteBtf    *ebpf.Program `ebpf:"block_rq_complete_btf"`
+	BlockRqCompleteRaw    *ebpf.Program `ebpf:"block_rq_complete_raw"`
+	BlockRqIssueBtf       *ebpf.Program `ebpf:"block_rq_issue_btf"`
+	BlockRqIssueRaw       *ebpf.Program `ebpf:"block_rq_issue_raw"`
+	DirectReclaimBeginBtf *ebpf.Program `ebpf:"direct_reclaim_begin_btf"`
+	DirectReclaimBeginRaw *ebpf.Program `ebpf:"direct_reclaim_begin_raw"`
+	DirectReclaimEndBtf   *ebpf.Program `ebpf:"direct_reclaim_end_btf"`
+	DirectReclaimEndRaw   *ebpf.Program `ebpf:"direct_reclaim_end_raw"`
+	MemcgReclaimBeginBtf  *ebpf.Program `ebpf:"memcg_reclaim_begin_btf"`
+	MemcgReclaimBeginRaw  *ebpf.Program `ebpf:"memcg_reclaim_begin_raw"`
+	MemcgReclaimEndBtf    *ebpf.Program `ebpf:"memcg_reclaim_end_btf"`
+	MemcgReclaimEndRaw    *ebpf.Program `ebpf:"memcg_reclaim_end_raw"`
+	SchedMigrateTaskBtf   *ebpf.Program `ebpf:"sched_migrate_task_btf"`
+	SchedMigrateTaskRaw   *ebpf.Program `ebpf:"sched_migrate_task_raw"`
+	SchedSwitchBtf        *ebpf.Program `ebpf:"sched_switch_btf"`
+	SchedSwitchRaw        *ebpf.Program `ebpf:"sched_switch_raw"`
+	SchedWakeupBtf        *ebpf.Program `ebpf:"sched_wakeup_btf"`
+	SchedWakeupNewBtf     *ebpf.Program `ebpf:"sched_wakeup_new_btf"`
+	SchedWakeupNewRaw     *ebpf.Program `ebpf:"sched_wakeup_new_raw"`
+	SchedWakeupRaw        *ebpf.Program `ebpf:"sched_wakeup_raw"`
 }
 
 func (p *schedPrograms) Close() error {
@@ -239,6 +281,16 @@ func (p *schedPrograms) Close() error {
 		p.BlockRqCompleteRaw,
 		p.BlockRqIssueBtf,
 		p.BlockRqIssueRaw,
+		p.DirectReclaimBeginBtf,
+		p.DirectReclaimBeginRaw,
+		p.DirectReclaimEndBtf,
+		p.DirectReclaimEndRaw,
+		p.MemcgReclaimBeginBtf,
+		p.MemcgReclaimBeginRaw,
+		p.MemcgReclaimEndBtf,
+		p.MemcgReclaimEndRaw,
+		p.SchedMigrateTaskBtf,
+		p.SchedMigrateTaskRaw,
 		p.SchedSwitchBtf,
 		p.SchedSwitchRaw,
 		p.SchedWakeupBtf,

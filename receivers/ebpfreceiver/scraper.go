@@ -27,14 +27,42 @@ const (
 	metricBlockIO      = "acceltel.ebpf.blockio.latency"
 	metricOnCPU        = "acceltel.ebpf.oncpu.time"
 	metricBlockIOBytes = "acceltel.ebpf.blockio.io"
+	metricReclaim      = "acceltel.ebpf.reclaim.duration"
+	metricMigrations   = "acceltel.ebpf.cpu.migrations"
 	attrOffReason      = "acceltel.offcpu.reason"
 	attrBlockIOOp      = "acceltel.blockio.operation"
+	attrMigrationNUMA  = "acceltel.migration.numa"
 	// otherCgroup is the acceltel.cgroup.path of the cgroups over the budget;
 	// real paths start with "/".
 	otherCgroup = "other"
 )
 
 var offReasons = [...]string{offPreempted: "preempted", offSleep: "sleep", offIOWait: "io_wait"}
+
+// migrationScopes names the two migration counters: within a NUMA node and
+// across nodes.
+var migrationScopes = [...]string{"local", "remote"}
+
+// cgroupCounters are a cgroup's cumulative counters in the kernel.
+type cgroupCounters struct {
+	onCPUNs    uint64
+	migrations [2]uint64 // within a NUMA node, across nodes
+}
+
+// addDelta adds cur - prev to c, counter by counter; a counter that went
+// down (the entry was deleted and made again) counts from zero.
+func (c *cgroupCounters) addDelta(cur, prev *cgroupCounters) {
+	d := func(a, b uint64) uint64 {
+		if b <= a {
+			return a - b
+		}
+		return a
+	}
+	c.onCPUNs += d(cur.onCPUNs, prev.onCPUNs)
+	for i := range c.migrations {
+		c.migrations[i] += d(cur.migrations[i], prev.migrations[i])
+	}
+}
 
 // bioOps names REQ_OP_* 0..3; the rest are "other".
 var bioOps = [...]metadata.AttributeOperation{
@@ -69,15 +97,15 @@ type ebpfScraper struct {
 	bio      []bioSeries
 	missing  map[uint64]bool // ids not found in cgroupfs at the last scrape
 	staleIDs map[uint64]bool // ids gone two scrapes in a row: freed after this one
-	oncpu    map[uint64]uint64
+	counters map[uint64]cgroupCounters
 
 	// Cardinality budget: the last values read, to rank cgroups by samples
 	// per interval, and the cumulative sums of the cgroups over it.
-	entries    []histEntry
-	prev       map[schedHistKey]schedHist
-	other      map[uint32]*schedHist
-	prevOnCPU  map[uint64]uint64
-	otherOnCPU uint64
+	entries       []histEntry
+	prev          map[schedHistKey]schedHist
+	other         map[uint32]*schedHist
+	prevCounters  map[uint64]cgroupCounters
+	otherCounters cgroupCounters
 }
 
 func newScraper(cfg *Config, set receiver.Settings, load func(*Config) (*probe, error)) *ebpfScraper {
@@ -89,9 +117,9 @@ func newScraper(cfg *Config, set receiver.Settings, load func(*Config) (*probe, 
 		prev:    map[schedHistKey]schedHist{},
 		other:   map[uint32]*schedHist{},
 
-		staleIDs:  map[uint64]bool{},
-		oncpu:     map[uint64]uint64{},
-		prevOnCPU: map[uint64]uint64{},
+		staleIDs:     map[uint64]bool{},
+		counters:     map[uint64]cgroupCounters{},
+		prevCounters: map[uint64]cgroupCounters{},
 	}
 }
 
@@ -130,6 +158,11 @@ func (s *ebpfScraper) start(_ context.Context, host component.Host) error {
 	}
 	s.logger.Info("eBPF programs attached", zap.Strings("attach_methods", methods),
 		zap.String("cgroup2", root), zap.Bool("run_time_stats", p.hasStats()), zap.String("ruled_out", p.ruledOut()))
+	if err := p.unattached(); err != nil {
+		// An optional tracepoint this kernel lacks: its signal is absent, once said.
+		s.logger.Warn("some optional eBPF programs are not attached; their metrics are absent", zap.Error(err))
+		attrs.PutStr("acceltel.ebpf.unattached", err.Error())
+	}
 	componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK, componentstatus.WithAttributes(attrs)))
 	return nil
 }
@@ -188,7 +221,7 @@ func (s *ebpfScraper) scrape(context.Context) (pmetric.Metrics, error) {
 	}
 	for id := range s.staleIDs {
 		s.probe.deleteCgroup(id)
-		delete(s.prevOnCPU, id)
+		delete(s.prevCounters, id)
 		delete(s.infos, id)
 	}
 	clear(s.staleIDs)
@@ -210,11 +243,11 @@ type cgroupSeries struct {
 // appendHistograms reads the kernel's per-cgroup maps and adds them to md.
 func (s *ebpfScraper) appendHistograms(md pmetric.Metrics, now pcommon.Timestamp) error {
 	s.entries = s.entries[:0]
-	clear(s.oncpu)
+	clear(s.counters)
 	err := s.probe.readCgroups(func(k *schedHistKey, h *schedHist) {
 		s.entries = append(s.entries, histEntry{k: *k, h: *h})
-	}, func(id, ns uint64) { s.oncpu[id] = ns })
-	s.emitHistograms(md, now, s.entries, s.oncpu)
+	}, func(id uint64, c *cgroupCounters) { s.counters[id] = *c })
+	s.emitHistograms(md, now, s.entries, s.counters)
 	return err
 }
 
@@ -246,11 +279,11 @@ func (s *ebpfScraper) resolve(id uint64, refreshed *bool, missing map[uint64]boo
 }
 
 // emitHistograms adds one resource per cgroup within the budget (the
-// max_cgroups most active since the previous scrape: samples, plus
-// milliseconds on CPU) with its cumulative histograms and on-CPU time, and
-// one "other" resource to which every other cgroup's increase since the
-// previous scrape is added.
-func (s *ebpfScraper) emitHistograms(md pmetric.Metrics, now pcommon.Timestamp, entries []histEntry, oncpu map[uint64]uint64) {
+// max_cgroups most active since the previous scrape: samples and
+// migrations, plus milliseconds on CPU) with its cumulative histograms and
+// counters, and one "other" resource to which every other cgroup's increase
+// since the previous scrape is added.
+func (s *ebpfScraper) emitHistograms(md pmetric.Metrics, now pcommon.Timestamp, entries []histEntry, counters map[uint64]cgroupCounters) {
 	activity := map[uint64]uint64{}
 	for i := range entries {
 		e := &entries[i]
@@ -262,11 +295,11 @@ func (s *ebpfScraper) emitHistograms(md pmetric.Metrics, now pcommon.Timestamp, 
 		}
 		activity[e.k.CgroupId] += n
 	}
-	for id, ns := range oncpu {
-		if p := s.prevOnCPU[id]; p <= ns {
-			ns -= p
-		}
-		activity[id] += ns / 1e6
+	for id, c := range counters {
+		var d cgroupCounters
+		p := s.prevCounters[id]
+		d.addDelta(&c, &p)
+		activity[id] += d.onCPUNs/1e6 + d.migrations[0] + d.migrations[1]
 	}
 	ids := make([]uint64, 0, len(activity))
 	for id := range activity {
@@ -315,27 +348,24 @@ func (s *ebpfScraper) emitHistograms(md pmetric.Metrics, now pcommon.Timestamp, 
 			delete(s.prev, k)
 		}
 	}
-	for id, ns := range oncpu {
+	for id, c := range counters {
 		if ser := byCgroup[id]; ser != nil {
-			appendOnCPU(ser, ns, s.started, now)
+			s.appendCounters(ser, &c, now)
 		} else {
 			s.resolve(id, &refreshed, missing)
-			if p := s.prevOnCPU[id]; p <= ns {
-				s.otherOnCPU += ns - p
-			} else {
-				s.otherOnCPU += ns
-			}
+			p := s.prevCounters[id]
+			s.otherCounters.addDelta(&c, &p)
 		}
-		s.prevOnCPU[id] = ns
+		s.prevCounters[id] = c
 	}
-	for id := range s.prevOnCPU {
-		if _, ok := oncpu[id]; !ok {
-			delete(s.prevOnCPU, id)
+	for id := range s.prevCounters {
+		if _, ok := counters[id]; !ok {
+			delete(s.prevCounters, id)
 		}
 	}
 	s.missing = missing
 
-	if len(s.other) > 0 || s.otherOnCPU > 0 {
+	if len(s.other) > 0 || s.otherCounters != (cgroupCounters{}) {
 		rm := md.ResourceMetrics().AppendEmpty()
 		rb := metadata.NewResourceBuilder(s.cfg.ResourceAttributes)
 		rb.SetAcceltelCgroupPath(otherCgroup)
@@ -349,9 +379,7 @@ func (s *ebpfScraper) emitHistograms(md pmetric.Metrics, now pcommon.Timestamp, 
 		for _, kind := range kinds {
 			s.appendHist(ser, kind, s.other[kind], now)
 		}
-		if s.otherOnCPU > 0 {
-			appendOnCPU(ser, s.otherOnCPU, s.started, now)
-		}
+		s.appendCounters(ser, &s.otherCounters, now)
 	}
 }
 
@@ -377,6 +405,9 @@ func (s *ebpfScraper) appendHist(ser *cgroupSeries, kind uint32, h *schedHist, n
 		dp := ser.off.ExponentialHistogram().DataPoints().AppendEmpty()
 		fillExpHistogram(dp, h, s.started, now)
 		dp.Attributes().PutStr(attrOffReason, offReasons[kind-kindOffCPUBase])
+	case kind == kindReclaim:
+		m := newExpHistogram(ser.sm, metricReclaim, "Time a task of the cgroup stalled in direct or memcg memory reclaim.")
+		fillExpHistogram(m.ExponentialHistogram().DataPoints().AppendEmpty(), h, s.started, now)
 	case kind >= kindBioBase && kind <= kindBioBase+bioOpOther:
 		op := metadata.AttributeOperationOther
 		if int(kind-kindBioBase) < len(bioOps) {
@@ -400,6 +431,31 @@ func (s *ebpfScraper) appendHist(ser *cgroupSeries, kind uint32, h *schedHist, n
 		bp.SetTimestamp(now)
 		bp.SetIntValue(int64(h.Bytes))
 		bp.Attributes().PutStr(attrBlockIOOp, op.String())
+	}
+}
+
+// appendCounters adds a cgroup's on-CPU time and migrations, those that
+// counted anything.
+func (s *ebpfScraper) appendCounters(ser *cgroupSeries, c *cgroupCounters, now pcommon.Timestamp) {
+	if c.onCPUNs > 0 {
+		appendOnCPU(ser, c.onCPUNs, s.started, now)
+	}
+	if c.migrations == [2]uint64{} {
+		return
+	}
+	m := ser.sm.Metrics().AppendEmpty()
+	m.SetName(metricMigrations)
+	m.SetDescription("Times a task of the cgroup was moved to another CPU (sched_migrate_task), within its NUMA node or to another node.")
+	m.SetUnit("{migration}")
+	sum := m.SetEmptySum()
+	sum.SetIsMonotonic(true)
+	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for i, n := range c.migrations {
+		dp := sum.DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(s.started)
+		dp.SetTimestamp(now)
+		dp.SetIntValue(int64(n))
+		dp.Attributes().PutStr(attrMigrationNUMA, migrationScopes[i])
 	}
 }
 
