@@ -95,7 +95,10 @@ func (s *nvmlScraper) start(_ context.Context, host component.Host) error {
 	if s.available && s.cfg.XIDEvents && (s.cfg.Metrics.NvidiaGpuXidErrors.Enabled || s.logs != nil) {
 		var emit xidEmitter
 		if s.logs != nil {
-			emit = s.xidLogger()
+			var err error
+			if emit, err = s.xidLogger(); err != nil {
+				return err // the collector's own telemetry could not be set up
+			}
 		}
 		s.xid = startXIDWatcher(s.lib, s.gpus, s.logger, emit)
 	}

@@ -2,6 +2,7 @@ package nvmlreceiver
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -13,9 +14,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -206,4 +209,50 @@ func TestLogsOnly(t *testing.T) {
 	require.NoError(t, r.Shutdown(ctx))
 	assert.Equal(t, int64(1), n.inits.Load())
 	assert.Equal(t, int64(1), n.shutdowns.Load())
+}
+
+// TestXIDLogTelemetry: XID log records count in the collector's receiver
+// telemetry, accepted when the pipeline takes them and refused when not.
+func TestXIDLogTelemetry(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		next     consumer.Logs
+		accepted int64
+		refused  int64
+	}{
+		{"accepted", new(consumertest.LogsSink), 2, 0},
+		{"refused", consumertest.NewErr(errors.New("pipeline full")), 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tel := componenttest.NewTelemetry()
+			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+			n := h100Node()
+			cfg := createDefaultConfig().(*Config)
+			cfg.PodResourcesSocket = ""
+			set := receivertest.NewNopSettings(metadata.Type)
+			set.TelemetrySettings = tel.NewTelemetrySettings()
+			s := newScraper(cfg, set, func(string) nvml.Interface { return n.srv })
+			s.logs = tc.next
+			require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
+			t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
+			n.events <- xidEvent(n.devs[0], 79)
+			n.events <- xidEvent(n.devs[1], 48)
+			count := func(name string) int64 {
+				m, err := tel.GetMetric(name)
+				if err != nil {
+					return 0
+				}
+				var sum int64
+				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					sum += dp.Value
+				}
+				return sum
+			}
+			require.Eventually(t, func() bool {
+				return count("otelcol_receiver_accepted_log_records")+count("otelcol_receiver_refused_log_records") == 2
+			}, 5*time.Second, 5*time.Millisecond)
+			assert.Equal(t, tc.accepted, count("otelcol_receiver_accepted_log_records"))
+			assert.Equal(t, tc.refused, count("otelcol_receiver_refused_log_records"))
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
 	"github.com/acceltel/acceltel/receivers/nvmlreceiver/internal/metadata"
@@ -79,10 +80,17 @@ func fillXIDRecord(lr plog.LogRecord, uuid string, ev nvml.EventData, at time.Ti
 	}
 }
 
-// xidLogger sends each XID event as a log record on the GPU's resource.
-// It runs on the event goroutine, so it reads only what does not change
-// after start (the GPU's resource) and the pod cache, which locks.
-func (s *nvmlScraper) xidLogger() xidEmitter {
+// xidLogger sends each XID event as a log record on the GPU's resource,
+// counted in the collector's receiver telemetry (accepted or refused log
+// records). It runs on the event goroutine, so it reads only what does not
+// change after start (the GPU's resource) and the pod cache, which locks.
+func (s *nvmlScraper) xidLogger() (xidEmitter, error) {
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: s.set.ID, Transport: "nvml", ReceiverCreateSettings: s.set,
+	})
+	if err != nil {
+		return nil, err
+	}
 	lb := metadata.NewLogsBuilder(s.set)
 	next, pods, rc, logger := s.logs, s.pods, s.cfg.ResourceAttributes, s.logger
 	return func(ctx context.Context, g *gpu, ev nvml.EventData, at time.Time) {
@@ -96,8 +104,11 @@ func (s *nvmlScraper) xidLogger() xidEmitter {
 			}
 		}
 		lb.AppendLogRecord(lr)
-		if err := next.ConsumeLogs(ctx, lb.Emit(metadata.WithLogsResource(res))); err != nil {
+		ctx = obs.StartLogsOp(ctx)
+		err := next.ConsumeLogs(ctx, lb.Emit(metadata.WithLogsResource(res)))
+		obs.EndLogsOp(ctx, "nvml", 1, err)
+		if err != nil {
 			logger.Warn("XID log record not delivered", zap.String("hw.id", g.uuid), zap.Uint64("xid", ev.EventData), zap.Error(err))
 		}
-	}
+	}, nil
 }
