@@ -15,8 +15,8 @@ import (
 	"github.com/acceltel/acceltel/exporters/s3exporter/internal/metadata"
 )
 
-// An hour of one 8-GPU node as the nvml receiver reports it with its
-// default metrics every 10 s: 8 x 59 x 360 = 169,920 data points.
+// An hour of one 8-GPU H100 node as the nvml receiver reports it with its
+// default metrics every 10 s: 8 x 70 x 360 = 201,600 data points.
 const (
 	benchGPUs     = 8
 	benchScrapes  = 360

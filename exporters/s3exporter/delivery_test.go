@@ -2,6 +2,7 @@ package s3exporter
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestLargeObjectGoesMultipart(t *testing.T) {
 	cfg.MultipartPartSize = 5 << 20
 	exp := startMetrics(t, cfg)
 
-	// About 190 bytes per point as OTLP/JSON: ~9 MB, two parts.
+	// About 190 bytes per point as OTLP/JSON: ~10 MB, three parts.
 	md := gpuScrapes("big-node", 8, 100, 10*time.Second, time.Date(2026, 11, 28, 13, 0, 0, 0, time.UTC))
 	require.NoError(t, exp.ConsumeMetrics(context.Background(), md))
 
@@ -37,7 +38,8 @@ func TestLargeObjectGoesMultipart(t *testing.T) {
 	require.Len(t, objs, 1)
 	require.Greater(t, objs[0].Size, cfg.MultipartPartSize)
 	// S3 (and versitygw) give multipart objects an ETag ending in -<parts>.
-	require.True(t, strings.HasSuffix(strings.Trim(objs[0].ETag, `"`), "-2"), "ETag %s of a %d-byte object", objs[0].ETag, objs[0].Size)
+	parts := (objs[0].Size + cfg.MultipartPartSize - 1) / cfg.MultipartPartSize
+	require.True(t, strings.HasSuffix(strings.Trim(objs[0].ETag, `"`), fmt.Sprintf("-%d", parts)), "ETag %s of a %d-byte object", objs[0].ETag, objs[0].Size)
 	want, dirs := canonMetrics(md, inNanos)
 	checkExactlyOnce(t, want, dirs, map[string][]string{objs[0].Key: decodeMetricsObject(t, objs[0].Key, srv.Get(t, "big", objs[0].Key))})
 }

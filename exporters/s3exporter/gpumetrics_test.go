@@ -1,55 +1,96 @@
 package s3exporter
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"gopkg.in/yaml.v3"
 )
 
-// gpuMetric is one metric the nvml receiver emits by default (see
-// receivers/nvmlreceiver/metadata.yaml), with the attribute values it takes.
+// gpuMetric is one metric the nvml receiver emits by default, with every
+// combination of the attribute values it takes.
 type gpuMetric struct {
 	name, unit string
 	sum        bool // cumulative sum, else gauge
 	monotonic  bool
 	integer    bool
-	attr       string
-	values     []string
+	points     [][2][]string // per data point: attribute names, values
 }
 
-var nvmlDefaultMetrics = []gpuMetric{
-	{name: "hw.energy", unit: "J", sum: true, monotonic: true},
-	{name: "hw.errors", unit: "{error}", sum: true, monotonic: true, integer: true, attr: "error.type", values: []string{"corrected", "uncorrected"}},
-	{name: "hw.gpu.memory.limit", unit: "By", sum: true, integer: true},
-	{name: "hw.gpu.memory.usage", unit: "By", sum: true, integer: true},
-	{name: "hw.gpu.utilization", unit: "1", attr: "hw.gpu.task", values: []string{"general", "encoder", "decoder"}},
-	{name: "hw.power", unit: "W"},
-	{name: "hw.temperature", unit: "Cel", attr: "hw.sensor_location", values: []string{"gpu", "memory"}},
-	{name: "nvidia.gpu.bar1.limit", unit: "By", sum: true, integer: true},
-	{name: "nvidia.gpu.bar1.usage", unit: "By", sum: true, integer: true},
-	{name: "nvidia.gpu.clock.frequency", unit: "Hz", integer: true, attr: "nvidia.gpu.clock", values: []string{"graphics", "sm", "memory"}},
-	{name: "nvidia.gpu.clock.max", unit: "Hz", integer: true, attr: "nvidia.gpu.clock", values: []string{"graphics", "sm", "memory"}},
-	{name: "nvidia.gpu.clock_event.reason", unit: "{state}", integer: true, attr: "nvidia.gpu.clock_event.reason", values: []string{"gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown", "sync_boost", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "display_clock_setting", "board_limit", "reliability"}},
-	{name: "nvidia.gpu.memory.free", unit: "By", sum: true, integer: true},
-	{name: "nvidia.gpu.memory.reserved", unit: "By", sum: true, integer: true},
-	{name: "nvidia.gpu.memory_controller.utilization", unit: "1"},
-	{name: "nvidia.gpu.nvlink.errors", unit: "{error}", sum: true, monotonic: true, integer: true, attr: "error.type", values: []string{"crc_flit", "crc_data", "replay", "recovery"}},
-	{name: "nvidia.gpu.nvlink.io", unit: "By", sum: true, monotonic: true, integer: true, attr: "network.io.direction", values: []string{"transmit", "receive"}},
-	{name: "nvidia.gpu.pcie.link.generation", unit: "{generation}", integer: true},
-	{name: "nvidia.gpu.pcie.link.generation.max", unit: "{generation}", integer: true},
-	{name: "nvidia.gpu.pcie.link.width", unit: "{lane}", integer: true},
-	{name: "nvidia.gpu.pcie.link.width.max", unit: "{lane}", integer: true},
-	{name: "nvidia.gpu.pcie.replay", unit: "{replay}", sum: true, monotonic: true, integer: true},
-	{name: "nvidia.gpu.pcie.throughput", unit: "By/s", integer: true, attr: "network.io.direction", values: []string{"transmit", "receive"}},
-	{name: "nvidia.gpu.power.limit", unit: "W"},
-	{name: "nvidia.gpu.remap.failed", unit: "{state}", integer: true},
-	{name: "nvidia.gpu.remap.pending", unit: "{state}", integer: true},
-	{name: "nvidia.gpu.remapped_rows", unit: "{row}", sum: true, monotonic: true, integer: true, attr: "nvidia.gpu.remap.cause", values: []string{"correctable", "uncorrectable"}},
-	{name: "nvidia.gpu.throttle.time", unit: "s", sum: true, monotonic: true, attr: "nvidia.gpu.throttle.cause", values: []string{"power", "thermal", "sync_boost", "board_limit", "low_utilization", "reliability", "total_app_clocks", "total_base_clocks"}},
-}
+// nvmlDefaultMetrics reads the nvml receiver's metadata.yaml, so that the
+// fixture follows what the receiver emits: every metric enabled by default
+// whose attributes are all enums (the XID counter, keyed by a free integer,
+// and the receiver's availability, on its own resource, are left out).
+var nvmlDefaultMetrics = sync.OnceValue(func() []gpuMetric {
+	type metric struct {
+		Enabled    bool     `yaml:"enabled"`
+		Unit       string   `yaml:"unit"`
+		Attributes []string `yaml:"attributes"`
+		Sum        *struct {
+			ValueType string `yaml:"value_type"`
+			Monotonic bool   `yaml:"monotonic"`
+		} `yaml:"sum"`
+		Gauge *struct {
+			ValueType string `yaml:"value_type"`
+		} `yaml:"gauge"`
+	}
+	var md struct {
+		Attributes map[string]struct {
+			NameOverride string   `yaml:"name_override"`
+			Enum         []string `yaml:"enum"`
+		} `yaml:"attributes"`
+		Metrics map[string]metric `yaml:"metrics"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "receivers", "nvmlreceiver", "metadata.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	if err := yaml.Unmarshal(b, &md); err != nil {
+		panic(err)
+	}
+	var out []gpuMetric
+	for _, name := range slices.Sorted(maps.Keys(md.Metrics)) {
+		m := md.Metrics[name]
+		if !m.Enabled || name == "acceltel.receiver.available" {
+			continue
+		}
+		gm := gpuMetric{name: name, unit: m.Unit, points: [][2][]string{{nil, nil}}}
+		if m.Sum != nil {
+			gm.sum, gm.monotonic, gm.integer = true, m.Sum.Monotonic, m.Sum.ValueType == "int"
+		} else {
+			gm.integer = m.Gauge.ValueType == "int"
+		}
+		enums := true
+		for _, a := range m.Attributes {
+			attr := md.Attributes[a]
+			if len(attr.Enum) == 0 {
+				enums = false
+				break
+			}
+			key := cmp.Or(attr.NameOverride, a)
+			var next [][2][]string
+			for _, p := range gm.points {
+				for _, v := range attr.Enum {
+					next = append(next, [2][]string{append(slices.Clone(p[0]), key), append(slices.Clone(p[1]), v)})
+				}
+			}
+			gm.points = next
+		}
+		if enums {
+			out = append(out, gm)
+		}
+	}
+	return out
+})
 
 // gpuScrapes builds what the nvml receiver sends for one host with gpus GPUs
 // over scrapes scrapes, interval apart: one resource per GPU and scrape, the
@@ -79,7 +120,7 @@ func gpuScrapes(host string, gpus, scrapes int, interval time.Duration, start ti
 			sm := rm.ScopeMetrics().AppendEmpty()
 			sm.Scope().SetName("github.com/acceltel/acceltel/receivers/nvmlreceiver")
 			sm.Scope().SetVersion("0.1.0")
-			for mi, gm := range nvmlDefaultMetrics {
+			for mi, gm := range nvmlDefaultMetrics() {
 				m := sm.Metrics().AppendEmpty()
 				m.SetName(gm.name)
 				m.SetUnit(gm.unit)
@@ -92,18 +133,14 @@ func gpuScrapes(host string, gpus, scrapes int, interval time.Duration, start ti
 				} else {
 					dps = m.SetEmptyGauge().DataPoints()
 				}
-				values := gm.values
-				if len(values) == 0 {
-					values = []string{""}
-				}
-				for vi, v := range values {
+				for vi, p := range gm.points {
 					dp := dps.AppendEmpty()
 					dp.SetTimestamp(ts)
 					if gm.sum {
 						dp.SetStartTimestamp(startTS)
 					}
-					if v != "" {
-						dp.Attributes().PutStr(gm.attr, v)
+					for i, k := range p[0] {
+						dp.Attributes().PutStr(k, p[1][i])
 					}
 					x := gpuValue(mi, vi, g, s, gm)
 					if gm.integer {
