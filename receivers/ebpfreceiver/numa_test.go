@@ -31,7 +31,7 @@ func TestParseCPUList(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, tc.in)
-		assert.Equal(t, tc.want, []uint32(got), tc.in)
+		assert.Equal(t, tc.want, got, tc.in)
 	}
 }
 
