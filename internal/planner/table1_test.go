@@ -39,21 +39,22 @@ func table1Published(t *testing.T, r Table1Row) Evaluation {
 // The targets are the published layout in the top 3 and the throughput
 // within 15% for every row. The model, calibrated on vTrain's single-node
 // runs only, reaches 6 of 10 layouts and 9 of 10 throughputs (mean |error|
-// 12.2%, worst 76B at +15.5%), all over-predictions: vTrain's node reaches
+// 11.1%, worst 76B at +15.5%), all over-predictions: vTrain's node reaches
 // 61% of peak on a 2048-wide model, Selene 44-52% on far wider ones in 2021.
 // It prefers less tensor parallelism than the paper for 7.5B-39B and 145B:
 // Megatron's tensor-parallel all-reduces (no sequence parallelism, not
 // overlapped) move the same bytes per GPU whatever tp is while the matmuls
 // shrink by 1/tp, so at tp=8 they take ~19% of the 18B model's step against
 // ~3% at tp=2, more than the bubble and sends that the extra pipeline stages
-// add (interleaved, ~3% and ~2%). For 3.6B and 7.5B it prefers tp=1 at
-// 94-96% of memory. These bounds guard the figures reached, so a regression
-// fails.
+// add (interleaved, ~3% and ~2%). For 3.6B it prefers no model
+// parallelism at all (tp=1, published tp=2 is its #3), for 7.5B tp=2 (the
+// published tp=4 comes 4th among tp×pp). These bounds guard the figures
+// reached, so a regression fails.
 const (
 	table1MinHits   = 6
 	table1MinWithin = 9    // throughputs within 15%
 	table1MaxError  = 16.0 // percent, any row
-	table1MaxMean   = 12.5 // percent, mean |error|
+	table1MaxMean   = 11.5 // percent, mean |error|
 )
 
 // TestMegatronTable1 checks the planner against Table 1 of Narayanan et al.
@@ -108,5 +109,36 @@ func TestMegatronTable1(t *testing.T) {
 	}
 	if mean := sumAbs / float64(len(MegatronTable1)); mean > table1MaxMean {
 		t.Errorf("mean |throughput error| %.1f%%, want at most %.1f%%", mean, table1MaxMean)
+	}
+}
+
+// TestMegatronTable1WithoutInterleaving evaluates the published layouts with
+// the plain 1F1B schedule (one model chunk per stage). Their predicted
+// throughput is then within 15% for all 10 rows, mean |error| 5.9% (11.1%
+// with the best interleaving): either the runs behind Table 1 interleaved
+// less than the planner's best choice, or the model credits the interleaved
+// schedule with more than it gained on Selene in 2021. The planner keeps
+// interleaving in its search; this is the evidence on either side.
+func TestMegatronTable1WithoutInterleaving(t *testing.T) {
+	within := 0
+	var sumAbs float64
+	for _, r := range MegatronTable1 {
+		cons := table1Features()
+		cons.TP, cons.PP, cons.VirtualStages = r.TP, r.PP, 1
+		res, err := Plan(r.Model(), r.Cluster(), cons, table1Options, 1)
+		if err != nil || len(res.Layouts) == 0 {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		errPct := 100 * (res.Layouts[0].TFLOPSPerGPU - r.TFLOPS) / r.TFLOPS
+		sumAbs += math.Abs(errPct)
+		if math.Abs(errPct) <= 15 {
+			within++
+		}
+		t.Logf("%-14s %v %.1f TFLOP/s (%+.1f%%)", r.Name, res.Layouts[0].Layout, res.Layouts[0].TFLOPSPerGPU, errPct)
+	}
+	mean := sumAbs / float64(len(MegatronTable1))
+	t.Logf("within 15%%: %d of %d, mean |error| %.1f%%", within, len(MegatronTable1), mean)
+	if within < len(MegatronTable1) || mean > 6.5 {
+		t.Errorf("without interleaving: %d of %d within 15%%, mean |error| %.1f%%; was 10 of 10, 5.9%%", within, len(MegatronTable1), mean)
 	}
 }
