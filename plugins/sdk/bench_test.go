@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os/exec"
 	"testing"
 
@@ -18,10 +19,11 @@ import (
 )
 
 // The SDK's cost is measured against a bare go-plugin pair in the same
-// run: the same go-plugin settings (gRPC only, AutoMTLS, checksum), the
-// gRPC health check that go-plugin serves in every plugin as its one RPC.
+// run: the same go-plugin settings (gRPC only, AutoMTLS, checksum), and as
+// its RPCs the gRPC health check that go-plugin serves in every plugin
+// (unary) and a hand-written server-streaming RPC of one message.
 //
-//	go test -run '^$' -bench 'Start|Run' -count 10 ./plugins/sdk/ | benchstat -col /host -
+//	go test -run '^$' -bench 'Start|Run|Call' -count 6 ./plugins/sdk/ | benchstat -col /host -
 
 // BenchmarkStart measures a plugin's start: checksum, exec, AutoMTLS
 // handshake and the first RPC (Describe; the health check for the bare
@@ -30,8 +32,8 @@ func BenchmarkStart(b *testing.B) {
 	b.Run("host=bare", func(b *testing.B) {
 		bin, sum := plugintest.Build(b, plugintest.Bare)
 		for b.Loop() {
-			client, health := openBare(b, bin, sum)
-			if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			client, conn := openBare(b, bin, sum)
+			if _, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 				b.Fatal(err)
 			}
 			client.Kill()
@@ -54,14 +56,16 @@ func BenchmarkStart(b *testing.B) {
 
 // BenchmarkRun measures one call's round trip: a one-measurement Run,
 // which the plugin side checks against Describe first, against the bare
-// plugin's unary health check.
+// plugin's server-streaming RPC of one message, the same shape on the
+// wire. BenchmarkCall's host=bare, in the same run, is the unary baseline:
+// what a call costs that is not a stream.
 func BenchmarkRun(b *testing.B) {
 	b.Run("host=bare", func(b *testing.B) {
 		bin, sum := plugintest.Build(b, plugintest.Bare)
-		client, health := openBare(b, bin, sum)
+		client, conn := openBare(b, bin, sum)
 		defer client.Kill()
 		for b.Loop() {
-			if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			if err := bareStream(context.Background(), conn); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -81,13 +85,42 @@ func BenchmarkRun(b *testing.B) {
 	})
 }
 
+// bareStreamDesc and the method name match the service of the bare plugin.
+var bareStreamDesc = grpc.StreamDesc{StreamName: "One", ServerStreams: true}
+
+// bareStream calls the bare plugin's server-streaming RPC as the generated
+// client of Run does, and reads it to its end as sdk.Conn.Run does.
+func bareStream(ctx context.Context, conn *grpc.ClientConn) error {
+	s, err := conn.NewStream(ctx, &bareStreamDesc, "/acceltel.bare.Stream/One", grpc.StaticMethod())
+	if err != nil {
+		return err
+	}
+	x := &grpc.GenericClientStream[healthpb.HealthCheckRequest, healthpb.HealthCheckResponse]{ClientStream: s}
+	if err := x.SendMsg(&healthpb.HealthCheckRequest{}); err != nil {
+		return err
+	}
+	if err := x.CloseSend(); err != nil {
+		return err
+	}
+	for {
+		_, err := x.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // BenchmarkCall compares one unary call: the SDK's Describe against the
 // bare plugin's health check, both empty requests.
 func BenchmarkCall(b *testing.B) {
 	b.Run("host=bare", func(b *testing.B) {
 		bin, sum := plugintest.Build(b, plugintest.Bare)
-		client, health := openBare(b, bin, sum)
+		client, conn := openBare(b, bin, sum)
 		defer client.Kill()
+		health := healthpb.NewHealthClient(conn)
 		for b.Loop() {
 			if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 				b.Fatal(err)
@@ -116,10 +149,10 @@ func (barePlugin) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error {
 }
 
 func (barePlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return healthpb.NewHealthClient(c), nil
+	return c, nil
 }
 
-func openBare(b *testing.B, bin, sum string) (*plugin.Client, healthpb.HealthClient) {
+func openBare(b *testing.B, bin, sum string) (*plugin.Client, *grpc.ClientConn) {
 	b.Helper()
 	want, err := hex.DecodeString(sum)
 	if err != nil {
@@ -145,5 +178,5 @@ func openBare(b *testing.B, bin, sum string) (*plugin.Client, healthpb.HealthCli
 		client.Kill()
 		b.Fatal(err)
 	}
-	return client, raw.(healthpb.HealthClient)
+	return client, raw.(*grpc.ClientConn)
 }

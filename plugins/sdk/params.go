@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,35 +17,61 @@ type Params map[string]string
 // Hosts call it before a run for a clear config error; Serve calls it again
 // because a plugin must not trust its host.
 func CheckParams(b Benchmark, raw map[string]string) (Params, error) {
-	out := Params{}
-	declared := map[string]Parameter{}
+	out := make(Params, len(b.Parameters)+len(raw))
 	for _, p := range b.Parameters {
-		declared[p.Name] = p
 		if p.Default != "" {
 			out[p.Name] = p.Default
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(raw)) {
-		p, ok := declared[k]
+	// Of several bad keys the least is reported, so that an error reads the
+	// same every time; keeping the least costs less than sorting the keys
+	// on every Run.
+	var badKey string
+	var bad error
+	fail := func(k string, err error) {
+		if bad == nil || k < badKey {
+			badKey, bad = k, err
+		}
+	}
+	for k, v := range raw {
+		p, ok := declared(b.Parameters, k)
 		if !ok {
-			return nil, fmt.Errorf("benchmark %s has no parameter %q", b.Name, k)
+			fail(k, fmt.Errorf("benchmark %s has no parameter %q", b.Name, k))
+		} else if err := checkValue(p.Type, v); err != nil {
+			fail(k, fmt.Errorf("parameter %s: %w", k, err))
 		}
-		if err := checkValue(p.Type, raw[k]); err != nil {
-			return nil, fmt.Errorf("parameter %s: %w", k, err)
-		}
-		out[k] = raw[k]
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	// A plugin's own default must be of its type too, or a getter would
 	// silently read it as zero.
-	for _, k := range slices.Sorted(maps.Keys(out)) {
+	for k, v := range out {
 		if _, set := raw[k]; set {
 			continue
 		}
-		if err := checkValue(declared[k].Type, out[k]); err != nil {
-			return nil, fmt.Errorf("benchmark %s: default of parameter %s: %w", b.Name, k, err)
+		p, _ := declared(b.Parameters, k)
+		if err := checkValue(p.Type, v); err != nil {
+			fail(k, fmt.Errorf("benchmark %s: default of parameter %s: %w", b.Name, k, err))
 		}
 	}
+	if bad != nil {
+		return nil, bad
+	}
+	maps.Copy(out, raw)
 	return out, nil
+}
+
+// declared finds the parameter named name. A benchmark declares a few, so a
+// scan beats building a map on every Run. The last of a duplicated name
+// wins, as in a map built from the list (FuzzDescribe checks against one).
+func declared(ps []Parameter, name string) (Parameter, bool) {
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].Name == name {
+			return ps[i], true
+		}
+	}
+	return Parameter{}, false
 }
 
 func checkValue(t ParamType, v string) error {

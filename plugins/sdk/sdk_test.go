@@ -107,6 +107,11 @@ func TestCheckParams(t *testing.T) {
 		_, err := sdk.CheckParams(b, bad)
 		assert.Error(t, err, "%v", bad)
 	}
+	// Of several bad keys the least is named, whatever the map's order.
+	for range 20 {
+		_, err = sdk.CheckParams(b, map[string]string{"zz": "1", "size": "x", "n": "x"})
+		require.ErrorContains(t, err, "parameter n:")
+	}
 	v, err := sdk.ParseBytes("2GB")
 	require.NoError(t, err)
 	assert.Equal(t, int64(2e9), v)
