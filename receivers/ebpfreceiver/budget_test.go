@@ -97,3 +97,15 @@ func TestCardinalityBudget(t *testing.T) {
 	// "other" is cumulative: it never goes down.
 	assert.GreaterOrEqual(t, got[0], uint64(5))
 }
+
+// TestOneDescriptionPerName: the block IO byte counter is built by mdatagen
+// for disks and by hand for cgroups; both must say the same, or an exporter
+// logs a conflict at every scrape.
+func TestOneDescriptionPerName(t *testing.T) {
+	mb := metadata.NewMetricsBuilder(metadata.DefaultMetricsBuilderConfig(), receivertest.NewNopSettings(metadata.Type))
+	mb.RecordAcceltelEbpfBlockioIoDataPoint(pcommon.NewTimestampFromTime(time.Now()), 1, "sda", metadata.AttributeOperationRead)
+	md := mb.Emit()
+	m := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0)
+	require.Equal(t, metricBlockIOBytes, m.Name())
+	assert.Equal(t, descBlockIOBytes, m.Description())
+}

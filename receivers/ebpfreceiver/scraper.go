@@ -32,6 +32,11 @@ const (
 	attrOffReason      = "acceltel.offcpu.reason"
 	attrBlockIOOp      = "acceltel.blockio.operation"
 	attrMigrationNUMA  = "acceltel.migration.numa"
+	// One description per metric name, whether on a disk's series or on a
+	// cgroup's: an exporter that meets two keeps one and logs the conflict
+	// at every scrape. descBlockIOBytes is metadata.yaml's.
+	descBlockIO      = "Block request latency, issue to completion: per disk and operation, and per operation for the cgroup whose task issued the request."
+	descBlockIOBytes = "Bytes completed by block requests: per disk and operation, and per operation for the cgroup whose task issued the request."
 	// otherCgroup is the acceltel.cgroup.path of the cgroups over the budget;
 	// real paths start with "/".
 	otherCgroup = "other"
@@ -202,7 +207,7 @@ func (s *ebpfScraper) scrape(context.Context) (pmetric.Metrics, error) {
 	md := s.mb.Emit(metadata.WithStartTimeOverride(s.started))
 	if len(s.bio) > 0 { // host-level, next to the metrics above
 		m := newExpHistogram(md.ResourceMetrics().At(0).ScopeMetrics().At(0), metricBlockIO,
-			"Block request latency, issue to completion, per disk and operation.")
+			descBlockIO)
 		for i := range s.bio {
 			dp := m.ExponentialHistogram().DataPoints().AppendEmpty()
 			fillExpHistogram(dp, &s.bio[i].h, s.started, now)
@@ -414,10 +419,10 @@ func (s *ebpfScraper) appendHist(ser *cgroupSeries, kind uint32, h *schedHist, n
 			op = bioOps[kind-kindBioBase]
 		}
 		if ser.bio == (pmetric.Metric{}) {
-			ser.bio = newExpHistogram(ser.sm, metricBlockIO, "Block request latency, issue to completion, of the requests the cgroup's tasks issued, per operation.")
+			ser.bio = newExpHistogram(ser.sm, metricBlockIO, descBlockIO)
 			ser.bioBytes = ser.sm.Metrics().AppendEmpty()
 			ser.bioBytes.SetName(metricBlockIOBytes)
-			ser.bioBytes.SetDescription("Bytes completed by the block requests the cgroup's tasks issued, per operation.")
+			ser.bioBytes.SetDescription(descBlockIOBytes)
 			ser.bioBytes.SetUnit("By")
 			sum := ser.bioBytes.SetEmptySum()
 			sum.SetIsMonotonic(true)

@@ -128,7 +128,7 @@ type metricAcceltelEbpfBlockioIo struct {
 // init fills acceltel.ebpf.blockio.io metric with initial data.
 func (m *metricAcceltelEbpfBlockioIo) init() {
 	m.data.SetName("acceltel.ebpf.blockio.io")
-	m.data.SetDescription("Bytes completed by block requests, per disk and operation (block_rq_complete).")
+	m.data.SetDescription("Bytes completed by block requests: per disk and operation, and per operation for the cgroup whose task issued the request.")
 	m.data.SetUnit("By")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

@@ -152,7 +152,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.ebpf.blockio.io"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Bytes completed by block requests, per disk and operation (block_rq_complete).", mi.Description())
+						assert.Equal(t, "Bytes completed by block requests: per disk and operation, and per operation for the cgroup whose task issued the request.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -172,7 +172,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.ebpf.blockio.io"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "Bytes completed by block requests, per disk and operation (block_rq_complete).", mi.Description())
+						assert.Equal(t, "Bytes completed by block requests: per disk and operation, and per operation for the cgroup whose task issued the request.", mi.Description())
 						assert.Equal(t, "By", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
