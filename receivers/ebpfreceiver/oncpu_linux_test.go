@@ -4,7 +4,6 @@ package ebpfreceiver
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"golang.org/x/sys/unix"
-
-	"github.com/acceltel/acceltel/receivers/ebpfreceiver/internal/metadata"
 )
 
 // runBursts is the child of TestOnCPUPending: a hundred 100 µs bursts
@@ -75,10 +71,7 @@ func TestOnCPUPending(t *testing.T) {
 	dir, id := mkCgroup(t, "acceltel-bursts")
 	cfg := createDefaultConfig().(*Config)
 	cfg.BlockIO.Enabled = false
-	s := newScraper(cfg, receivertest.NewNopSettings(metadata.Type), loadProbe)
-	require.NoError(t, s.start(context.Background(), &statusHost{}))
-	require.NotNil(t, s.probe, "probe did not load; see the log")
-	defer func() { require.NoError(t, s.shutdown(context.Background())) }()
+	s := startScraper(t, cfg)
 
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 	require.NoError(t, err)
@@ -101,12 +94,7 @@ func TestOnCPUPending(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // every thread parked
 
 	kernel, threads := schedstatNs(t, cmd.Process.Pid)
-	md, err := s.scrape(context.Background())
-	require.NoError(t, err)
-	rm, found := findCgroupResource(md, id)
-	require.True(t, found, "no series for the cgroup")
-	on, ok := metricByName(rm, metricOnCPU)
-	require.True(t, ok)
+	on := scrapeCgroup(t, s, id, metricOnCPU)
 	got := uint64(on.Sum().DataPoints().At(0).DoubleValue() * 1e9)
 	t.Logf("on-CPU %.2f ms, kernel %.2f ms, %d threads", float64(got)/1e6, float64(kernel)/1e6, threads)
 	assert.Greater(t, kernel, uint64(40e6), "the child ran less than it should")

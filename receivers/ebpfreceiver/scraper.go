@@ -241,8 +241,9 @@ type histEntry struct {
 
 // cgroupSeries is the resource of one cgroup in the scrape being built.
 type cgroupSeries struct {
-	sm                       pmetric.ScopeMetrics
-	runq, off, bio, bioBytes pmetric.Metric
+	sm             pmetric.ScopeMetrics
+	runq, off, bio pmetric.Metric
+	bioBytes       pmetric.NumberDataPointSlice
 }
 
 // appendHistograms reads the kernel's per-cgroup maps and adds them to md.
@@ -420,18 +421,12 @@ func (s *ebpfScraper) appendHist(ser *cgroupSeries, kind uint32, h *schedHist, n
 		}
 		if ser.bio == (pmetric.Metric{}) {
 			ser.bio = newExpHistogram(ser.sm, metricBlockIO, descBlockIO)
-			ser.bioBytes = ser.sm.Metrics().AppendEmpty()
-			ser.bioBytes.SetName(metricBlockIOBytes)
-			ser.bioBytes.SetDescription(descBlockIOBytes)
-			ser.bioBytes.SetUnit("By")
-			sum := ser.bioBytes.SetEmptySum()
-			sum.SetIsMonotonic(true)
-			sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			ser.bioBytes = appendCumulativeSum(ser, metricBlockIOBytes, "By", descBlockIOBytes)
 		}
 		dp := ser.bio.ExponentialHistogram().DataPoints().AppendEmpty()
 		fillExpHistogram(dp, h, s.started, now)
 		dp.Attributes().PutStr(attrBlockIOOp, op.String())
-		bp := ser.bioBytes.Sum().DataPoints().AppendEmpty()
+		bp := ser.bioBytes.AppendEmpty()
 		bp.SetStartTimestamp(s.started)
 		bp.SetTimestamp(now)
 		bp.SetIntValue(int64(h.Bytes))
@@ -448,15 +443,10 @@ func (s *ebpfScraper) appendCounters(ser *cgroupSeries, c *cgroupCounters, now p
 	if c.migrations == [2]uint64{} {
 		return
 	}
-	m := ser.sm.Metrics().AppendEmpty()
-	m.SetName(metricMigrations)
-	m.SetDescription("Times a task of the cgroup was moved to another CPU (sched_migrate_task), within its NUMA node or to another node.")
-	m.SetUnit("{migration}")
-	sum := m.SetEmptySum()
-	sum.SetIsMonotonic(true)
-	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	dps := appendCumulativeSum(ser, metricMigrations, "{migration}",
+		"Times a task of the cgroup was moved to another CPU (sched_migrate_task), within its NUMA node or to another node.")
 	for i, n := range c.migrations {
-		dp := sum.DataPoints().AppendEmpty()
+		dp := dps.AppendEmpty()
 		dp.SetStartTimestamp(s.started)
 		dp.SetTimestamp(now)
 		dp.SetIntValue(int64(n))
@@ -464,16 +454,22 @@ func (s *ebpfScraper) appendCounters(ser *cgroupSeries, c *cgroupCounters, now p
 	}
 }
 
-// appendOnCPU adds the cumulative on-CPU time of a cgroup's tasks.
-func appendOnCPU(ser *cgroupSeries, ns uint64, start, now pcommon.Timestamp) {
+// appendCumulativeSum adds a monotonic cumulative sum to a cgroup's resource.
+func appendCumulativeSum(ser *cgroupSeries, name, unit, desc string) pmetric.NumberDataPointSlice {
 	m := ser.sm.Metrics().AppendEmpty()
-	m.SetName(metricOnCPU)
-	m.SetDescription("Time the cgroup's tasks ran on a CPU, switch-in to switch-out (sched_switch).")
-	m.SetUnit("s")
+	m.SetName(name)
+	m.SetDescription(desc)
+	m.SetUnit(unit)
 	sum := m.SetEmptySum()
 	sum.SetIsMonotonic(true)
 	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-	dp := sum.DataPoints().AppendEmpty()
+	return sum.DataPoints()
+}
+
+// appendOnCPU adds the cumulative on-CPU time of a cgroup's tasks.
+func appendOnCPU(ser *cgroupSeries, ns uint64, start, now pcommon.Timestamp) {
+	dp := appendCumulativeSum(ser, metricOnCPU, "s",
+		"Time the cgroup's tasks ran on a CPU, switch-in to switch-out (sched_switch).").AppendEmpty()
 	dp.SetStartTimestamp(start)
 	dp.SetTimestamp(now)
 	dp.SetDoubleValue(float64(ns) / nsPerSecond)

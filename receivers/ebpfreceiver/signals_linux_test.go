@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"golang.org/x/sys/unix"
 
@@ -80,6 +81,18 @@ func startScraper(t *testing.T, cfg *Config) *ebpfScraper {
 	return s
 }
 
+// scrapeCgroup scrapes and returns the metric named name of the cgroup id.
+func scrapeCgroup(t *testing.T, s *ebpfScraper, id uint64, name string) pmetric.Metric {
+	t.Helper()
+	md, err := s.scrape(context.Background())
+	require.NoError(t, err)
+	rm, found := findCgroupResource(md, id)
+	require.True(t, found, "no series for the cgroup")
+	m, ok := metricByName(rm, name)
+	require.True(t, ok, "no %s for the cgroup", name)
+	return m
+}
+
 // TestMigrations moves a task between two CPUs migrateHops times and finds
 // at least that many migrations, less one, for its cgroup; on a host with
 // one NUMA node none of them is remote.
@@ -93,12 +106,7 @@ func TestMigrations(t *testing.T) {
 	cfg.BlockIO.Enabled = false
 	s := startScraper(t, cfg)
 	runChildIn(t, dir, "ACCELTEL_EBPF_MIGRATE="+strconv.Itoa(migrateHops))
-	md, err := s.scrape(context.Background())
-	require.NoError(t, err)
-	rm, found := findCgroupResource(md, id)
-	require.True(t, found, "no series for the cgroup")
-	m, ok := metricByName(rm, metricMigrations)
-	require.True(t, ok, "no migrations")
+	m := scrapeCgroup(t, s, id, metricMigrations)
 	got := map[string]int64{}
 	for i := range m.Sum().DataPoints().Len() {
 		dp := m.Sum().DataPoints().At(i)
@@ -164,12 +172,7 @@ func TestReclaim(t *testing.T) {
 	cfg.BlockIO.Enabled = false
 	s := startScraper(t, cfg)
 	runChildIn(t, dir, "ACCELTEL_EBPF_RECLAIM="+procs+","+filepath.Join(t.TempDir(), "fill"))
-	md, err := s.scrape(context.Background())
-	require.NoError(t, err)
-	rm, found := findCgroupResource(md, id)
-	require.True(t, found, "no series for the cgroup")
-	m, ok := metricByName(rm, metricReclaim)
-	require.True(t, ok, "no reclaim stalls")
+	m := scrapeCgroup(t, s, id, metricReclaim)
 	dp := m.ExponentialHistogram().DataPoints().At(0)
 	checkBuckets(t, dp)
 	mean := dp.Sum() / float64(dp.Count())
