@@ -85,6 +85,35 @@ func BenchmarkRun(b *testing.B) {
 	})
 }
 
+// BenchmarkRunEmpty is the "empty Run": a Run that sends no
+// measurement, against the same bare stream of one message (a stricter
+// baseline than an empty stream).
+func BenchmarkRunEmpty(b *testing.B) {
+	b.Run("host=bare", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Bare)
+		client, conn := openBare(b, bin, sum)
+		defer client.Kill()
+		for b.Loop() {
+			if err := bareStream(context.Background(), conn); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("host=sdk", func(b *testing.B) {
+		bin, sum := plugintest.Build(b, plugintest.Misbehave)
+		c, err := sdk.Open(sdk.HostConfig{Path: bin, SHA256: sum})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Kill()
+		for b.Loop() {
+			if err := c.Run(context.Background(), "empty", nil, func(sdk.Measurement) { b.Fatal("a measurement") }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // bareStreamDesc and the method name match the service of the bare plugin.
 var bareStreamDesc = grpc.StreamDesc{StreamName: "One", ServerStreams: true}
 

@@ -19,6 +19,7 @@ type misbehave struct{}
 func (misbehave) Describe(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "misbehave", Version: "test", Benchmarks: []sdk.Benchmark{
 		{Name: "ok", Parameters: []sdk.Parameter{{Name: "value", Type: sdk.Double, Default: "42"}}},
+		{Name: "empty", Description: "Sends nothing: the round trip of a Run alone."},
 		{Name: "hang", Description: "Sleeps through its context, as a wedged driver call would."},
 		{Name: "crash", Description: "Sends one measurement, then exits with status 3."},
 		{Name: "needs_cuda", RequiredCapabilities: []string{"cuda"}},
