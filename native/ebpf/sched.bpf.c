@@ -27,6 +27,8 @@ struct task_ts {
 	u64 on_ts;          // switched in (on-CPU time)
 	u64 oncpu_pending;  // on-CPU ns not yet added to its cgroup
 	u64 reclaim_ts;     // entered direct or memcg reclaim
+	u64 css;            // raw_tp: the css_set that cgid was read from
+	u64 cgid;
 	u32 reason;
 	u32 pad;
 };
@@ -108,6 +110,21 @@ static __always_inline s32 task_pid(struct task_struct *t, bool btf)
 }
 
 static const struct task_ts zero_ts;
+
+// raw_tp reads every field with a probe-read helper call, four for the
+// cgroup id. A task's cgroup changes only with its css_set, so the id is
+// kept with the task and read again only when the css_set differs.
+static __always_inline u64 task_cgroup_ts(struct task_struct *t, struct task_ts *ts, bool btf)
+{
+	if (btf)
+		return task_cgroup(t, true);
+	u64 css = (u64)BPF_CORE_READ(t, cgroups);
+	if (css != ts->css) {
+		ts->css = css;
+		ts->cgid = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	}
+	return ts->cgid;
+}
 
 static __always_inline struct task_ts *task_ts(struct task_struct *t, bool btf, bool create)
 {
@@ -215,7 +232,7 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
 			if (enable_oncpu && ts->on_ts && now > ts->on_ts) {
 				u64 pending = ts->oncpu_pending + (now - ts->on_ts);
 				if (pending >= ONCPU_FLUSH_NS || (st & TASK_DEAD)) {
-					struct sched_cg *cg = cgroup_sched(task_cgroup(prev, btf));
+					struct sched_cg *cg = cgroup_sched(task_cgroup_ts(prev, ts, btf));
 					if (cg)
 						__sync_fetch_and_add(&cg->oncpu_ns, pending);
 					pending = 0;
@@ -236,7 +253,7 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
 		ts->on_ts = now;
 	if (!ts->runq_ts && !ts->off_ts && !ts->oncpu_pending)
 		return;
-	struct sched_cg *cg = cgroup_sched(task_cgroup(next, btf));
+	struct sched_cg *cg = cgroup_sched(task_cgroup_ts(next, ts, btf));
 	if (cg) {
 		if (ts->runq_ts && now > ts->runq_ts)
 			hist_add(&cg->h[KIND_RUNQ], now - ts->runq_ts);

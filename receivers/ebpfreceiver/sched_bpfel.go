@@ -60,6 +60,8 @@ type schedTaskTs struct {
 	OnTs         uint64
 	OncpuPending uint64
 	ReclaimTs    uint64
+	Css          uint64
+	Cgid         uint64
 	Reason       uint32
 	Pad          uint32
 }
