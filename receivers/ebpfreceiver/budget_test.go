@@ -102,7 +102,7 @@ func TestCardinalityBudget(t *testing.T) {
 // for disks and by hand for cgroups; both must say the same, or an exporter
 // logs a conflict at every scrape.
 func TestOneDescriptionPerName(t *testing.T) {
-	mb := metadata.NewMetricsBuilder(metadata.DefaultMetricsBuilderConfig(), receivertest.NewNopSettings(metadata.Type))
+	mb := metadata.NewMetricsBuilder(metadata.NewDefaultMetricsBuilderConfig(), receivertest.NewNopSettings(metadata.Type))
 	mb.RecordAcceltelEbpfBlockioIoDataPoint(pcommon.NewTimestampFromTime(time.Now()), 1, "sda", metadata.AttributeOperationRead)
 	md := mb.Emit()
 	m := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0)
