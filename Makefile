@@ -24,7 +24,7 @@ export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
 # Everything the binaries are built from; make rebuilds only when one changes.
 GO_SOURCES := go.mod go.sum builder-config.yaml $(shell find . -name '*.go' -not -path './_build/*' -not -path './internal/tools/*' -not -path './testbed/duckdb/node_modules/*' 2>/dev/null)
 
-.PHONY: all build run test unit e2e fuzz fleet generate generate-check lint bench deps clean help
+.PHONY: all build run test unit e2e fuzz fleet plan-eval generate generate-check lint bench deps clean help
 
 all: build
 
@@ -123,6 +123,11 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(TOOL) golangci-lint run ./...
+
+## plan-eval: the planner's evaluation figures in the README (ZeRO/DeepSpeed memory, vTrain held-out error and rank correlation, Megatron-LM Table 1, planning time)
+plan-eval:
+	$(GO) test -count=1 -v -run 'ZeRO|DeepSpeed|TestVTrain$$|TestMegatronTable1' ./internal/planner/ | grep -v '^=== '
+	$(GO) test -count=1 -run '^$$' -bench Plan175 -benchmem ./internal/planner/
 
 ## bench: every component benchmark, with allocations
 bench:
