@@ -93,18 +93,40 @@ func scrapeCgroup(t *testing.T, s *ebpfScraper, id uint64, name string) pmetric.
 	return m
 }
 
-// TestMigrations moves a task between two CPUs migrateHops times and finds
-// at least that many migrations, less one, for its cgroup; on a host with
-// one NUMA node none of them is remote.
+// TestMigrations moves a task between CPU 0 and CPU 1 migrateHops times
+// and finds at least that many migrations, less one, for its cgroup: with
+// the host's NUMA layout, and with CPU 1 put on a node of its own in the
+// cpu_node map (as a second socket would be), where they are all remote.
 func TestMigrations(t *testing.T) {
+	for _, method := range []string{methodTPBTF, methodRawTP} {
+		for _, split := range []bool{false, true} {
+			name := method + "/host_nodes"
+			if split {
+				name = method + "/cpu1_on_node1"
+			}
+			t.Run(name, func(t *testing.T) { testMigrations(t, method, split) })
+		}
+	}
+}
+
+func testMigrations(t *testing.T, method string, split bool) {
 	needRoot(t)
 	if runtime.NumCPU() < 2 {
 		t.Skip("needs two CPUs")
 	}
+	nodes, err := cpuNodes("/sys/devices/system/node")
+	require.NoError(t, err)
+	if nodes[0] != nodes[1] {
+		t.Skip("CPUs 0 and 1 are on different nodes here; the test assumes one")
+	}
 	dir, id := mkCgroup(t, "acceltel-migrate")
 	cfg := createDefaultConfig().(*Config)
 	cfg.BlockIO.Enabled = false
+	cfg.AttachMethods = []string{method}
 	s := startScraper(t, cfg)
+	if split {
+		require.NoError(t, s.probe.maps["cpu_node"].Put(uint32(1), nodes[0]+1))
+	}
 	runChildIn(t, dir, "ACCELTEL_EBPF_MIGRATE="+strconv.Itoa(migrateHops))
 	m := scrapeCgroup(t, s, id, metricMigrations)
 	got := map[string]int64{}
@@ -114,9 +136,13 @@ func TestMigrations(t *testing.T) {
 		got[scope.Str()] = dp.IntValue()
 	}
 	t.Logf("migrations: %v", got)
-	assert.GreaterOrEqual(t, got["local"]+got["remote"], int64(migrateHops-1))
-	nodes, err := cpuNodes("/sys/devices/system/node")
-	require.NoError(t, err)
+	if split {
+		// The child's other threads may move between CPUs too, within
+		// node 0 when both are on it, and so count as local.
+		assert.GreaterOrEqual(t, got["remote"], int64(migrateHops-1))
+		return
+	}
+	assert.GreaterOrEqual(t, got["local"], int64(migrateHops-1))
 	distinct := map[uint32]bool{}
 	for _, n := range nodes {
 		distinct[n] = true
@@ -165,11 +191,18 @@ func memcgV1(t *testing.T) string {
 // cache from a child in a cgroup v2 of its own: the child stalls in memcg
 // reclaim, and the stalls count to its cgroup v2.
 func TestReclaim(t *testing.T) {
+	for _, method := range []string{methodTPBTF, methodRawTP} {
+		t.Run(method, func(t *testing.T) { testReclaim(t, method) })
+	}
+}
+
+func testReclaim(t *testing.T, method string) {
 	needRoot(t)
 	procs := memcgV1(t)
 	dir, id := mkCgroup(t, "acceltel-reclaim")
 	cfg := createDefaultConfig().(*Config)
 	cfg.BlockIO.Enabled = false
+	cfg.AttachMethods = []string{method}
 	s := startScraper(t, cfg)
 	runChildIn(t, dir, "ACCELTEL_EBPF_RECLAIM="+procs+","+filepath.Join(t.TempDir(), "fill"))
 	m := scrapeCgroup(t, s, id, metricReclaim)
