@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // fillHists loads the probe and adds n synthetic cgroups' scheduler entries
@@ -79,4 +80,39 @@ func BenchmarkReadHists(b *testing.B) {
 			b.ReportMetric(float64(entries), "entries")
 		})
 	}
+}
+
+// TestKernelCgroups: kernel_cgroups sizes the kernel maps.
+func TestKernelCgroups(t *testing.T) {
+	needRoot(t)
+	cfg := createDefaultConfig().(*Config)
+	cfg.KernelCgroups = 128
+	p, err := loadProbe(cfg)
+	require.NoError(t, err)
+	defer p.Close()
+	for name, want := range map[string]uint32{"cg_sched": 128, "hists": 256} {
+		info, err := p.maps[name].Info()
+		require.NoError(t, err)
+		assert.Equal(t, want, info.MaxEntries, name)
+	}
+	// The attached programs already keep this host's busy cgroups; fill the
+	// rest: the map takes 128 in all, and no more.
+	added := 0
+	for i := range 256 {
+		if err := p.maps["cg_sched"].Put(uint64(1<<40+i), &schedSchedCg{}); err != nil {
+			require.ErrorIs(t, err, unix.E2BIG)
+			break
+		}
+		added++
+	}
+	var n int
+	it := p.maps["cg_sched"].Iterate()
+	var k uint64
+	var v schedSchedCg
+	for it.Next(&k, &v) {
+		n++
+	}
+	require.NoError(t, it.Err())
+	assert.Equal(t, 128, n, "entries after adding %d", added)
+	assert.Positive(t, added)
 }

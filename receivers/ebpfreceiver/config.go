@@ -28,6 +28,13 @@ type BlockIOConfig struct {
 	PerCgroup bool `mapstructure:"per_cgroup"`
 }
 
+// Bounds of kernel_cgroups: below 64 a busy host drops samples at once;
+// 65536 cgroups take 300 MiB of kernel memory.
+const (
+	minKernelCgroups = 64
+	maxKernelCgroups = 65536
+)
+
 // Config is the configuration of the ebpf receiver.
 type Config struct {
 	scraperhelper.ControllerConfig `mapstructure:",squash"`
@@ -60,6 +67,12 @@ type Config struct {
 	// are added up under one resource with acceltel.cgroup.path "other".
 	MaxCgroups int `mapstructure:"max_cgroups"`
 
+	// KernelCgroups sizes the kernel maps: the cgroups whose scheduler
+	// signals are kept (about 4.7 KiB each, preallocated), and twice that
+	// many (cgroup, operation) block IO series (1.2 KiB each). Samples of
+	// cgroups beyond it are counted in acceltel.ebpf.hist.dropped.
+	KernelCgroups int `mapstructure:"kernel_cgroups"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -85,6 +98,9 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("attach_methods: %q listed twice", m))
 		}
 		seen[m] = true
+	}
+	if cfg.KernelCgroups < minKernelCgroups || cfg.KernelCgroups > maxKernelCgroups {
+		errs = append(errs, fmt.Errorf("kernel_cgroups must be in [%d, %d], got %d", minKernelCgroups, maxKernelCgroups, cfg.KernelCgroups))
 	}
 	if cfg.MaxCgroups < 1 {
 		errs = append(errs, fmt.Errorf("max_cgroups must be at least 1, got %d", cfg.MaxCgroups))

@@ -42,6 +42,10 @@ func TestLoadConfig(t *testing.T) {
 		{id: "ebpf/badmethod", wantErr: `attach_methods: unknown method "kprobe"`},
 		{id: "ebpf/nomethod", wantErr: "attach_methods must name at least one"},
 		{id: "ebpf/budget", wantErr: "max_cgroups must be at least 1, got 0"},
+		{id: "ebpf/kernelcgroups", wantErr: "kernel_cgroups must be in [64, 65536], got 16"},
+		{id: "ebpf/bigkernel", check: func(t *testing.T, c *Config) {
+			assert.Equal(t, 4096, c.KernelCgroups)
+		}},
 		{id: "ebpf/nothing", wantErr: "enable at least one of runqueue, offcpu, oncpu, blockio, reclaim, migrations"},
 	}
 	for _, tt := range tests {

@@ -37,6 +37,7 @@ func createDefaultConfig() component.Config {
 		Reclaim:              SignalConfig{Enabled: true},
 		Migrations:           SignalConfig{Enabled: true},
 		MaxCgroups:           200,
+		KernelCgroups:        1024,
 	}
 }
 

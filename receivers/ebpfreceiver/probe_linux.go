@@ -114,6 +114,8 @@ func loadProbe(cfg *Config) (_ *probe, err error) {
 		}
 	}
 
+	spec.Maps["cg_sched"].MaxEntries = uint32(cfg.KernelCgroups)
+	spec.Maps["hists"].MaxEntries = uint32(2 * cfg.KernelCgroups)
 	p := &probe{maps: map[string]*ebpf.Map{}}
 	defer func() {
 		if err != nil {
