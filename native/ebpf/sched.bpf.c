@@ -51,8 +51,9 @@ struct {
 	__type(value, struct task_ts);
 } task_by_pid SEC(".maps");
 
-// cgroup -> its scheduler histograms and on-CPU time, in one value, so that
-// a context switch costs one hash lookup rather than one per kind. A shared
+// cgroup -> its scheduler histograms, on-CPU time and migrations, in one
+// value, so that a context switch costs one hash lookup rather than one per
+// kind. A shared
 // hash with atomic adds, not a percpu one: percpu values of ~5 KiB times
 // hundreds of CPUs would cost gigabytes.
 struct {
@@ -111,6 +112,26 @@ static __always_inline s32 task_pid(struct task_struct *t, bool btf)
 
 static const struct task_ts zero_ts;
 
+// lookup_or_init returns map[key], made from zero first if absent, or NULL
+// when the map is full.
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *zero)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+	if (v)
+		return v;
+	// Racing first updates: NOEXIST makes the loser use the winner's value.
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
+// pid_ts is the raw_tp bodies' per-task state, keyed by pid.
+static __always_inline struct task_ts *pid_ts(u32 pid, bool create)
+{
+	if (create)
+		return lookup_or_init(&task_by_pid, &pid, &zero_ts);
+	return bpf_map_lookup_elem(&task_by_pid, &pid);
+}
+
 // raw_tp reads every field with a probe-read helper call, four for the
 // cgroup id. A task's cgroup changes only with its css_set, so the id is
 // kept with the task and read again only when the css_set differs.
@@ -118,10 +139,10 @@ static __always_inline u64 task_cgroup_ts(struct task_struct *t, struct task_ts 
 {
 	if (btf)
 		return task_cgroup(t, true);
-	u64 css = (u64)BPF_CORE_READ(t, cgroups);
-	if (css != ts->css) {
-		ts->css = css;
-		ts->cgid = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	struct css_set *css = BPF_CORE_READ(t, cgroups);
+	if ((u64)css != ts->css) {
+		ts->css = (u64)css;
+		ts->cgid = BPF_CORE_READ(css, dfl_cgrp, kn, id);
 	}
 	return ts->cgid;
 }
@@ -130,12 +151,7 @@ static __always_inline struct task_ts *task_ts(struct task_struct *t, bool btf, 
 {
 	if (btf)
 		return bpf_task_storage_get(&task_store, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	u32 pid = task_pid(t, false);
-	struct task_ts *ts = bpf_map_lookup_elem(&task_by_pid, &pid);
-	if (ts || !create)
-		return ts;
-	bpf_map_update_elem(&task_by_pid, &pid, &zero_ts, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&task_by_pid, &pid);
+	return pid_ts(task_pid(t, false), create);
 }
 
 static __always_inline u32 task_state(struct task_struct *t, bool btf)
@@ -168,14 +184,10 @@ static __always_inline void hist_add(struct hist *h, u64 ns)
 static __always_inline struct hist *record(u64 cgid, u32 kind, u64 ns)
 {
 	struct hist_key k = { .cgroup_id = cgid, .kind = kind };
-	struct hist *h = bpf_map_lookup_elem(&hists, &k);
-	if (!h) {
-		bpf_map_update_elem(&hists, &k, &zero_hist, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&hists, &k);
-		if (!h) { // map full: count the loss rather than hide it
-			count_drop();
-			return 0;
-		}
+	struct hist *h = lookup_or_init(&hists, &k, &zero_hist);
+	if (!h) { // map full: count the loss rather than hide it
+		count_drop();
+		return 0;
 	}
 	hist_add(h, ns);
 	return h;
@@ -183,12 +195,7 @@ static __always_inline struct hist *record(u64 cgid, u32 kind, u64 ns)
 
 static __always_inline struct sched_cg *cgroup_sched(u64 cgid)
 {
-	struct sched_cg *cg = bpf_map_lookup_elem(&cg_sched, &cgid);
-	if (cg)
-		return cg;
-	// Racing first updates: NOEXIST makes the loser use the winner's value.
-	bpf_map_update_elem(&cg_sched, &cgid, &zero_cg, BPF_NOEXIST);
-	cg = bpf_map_lookup_elem(&cg_sched, &cgid);
+	struct sched_cg *cg = lookup_or_init(&cg_sched, &cgid, &zero_cg);
 	if (!cg)
 		count_drop(); // map full: count the loss rather than hide it
 	return cg;
@@ -334,12 +341,7 @@ static __always_inline struct task_ts *current_ts(bool btf, bool create)
 	if (btf)
 		return bpf_task_storage_get(&task_store, bpf_get_current_task_btf(), 0,
 					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
-	u32 pid = (u32)bpf_get_current_pid_tgid();
-	struct task_ts *ts = bpf_map_lookup_elem(&task_by_pid, &pid);
-	if (ts || !create)
-		return ts;
-	bpf_map_update_elem(&task_by_pid, &pid, &zero_ts, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&task_by_pid, &pid);
+	return pid_ts((u32)bpf_get_current_pid_tgid(), create);
 }
 
 static __always_inline void reclaim_begin(bool btf)
@@ -437,14 +439,10 @@ static __always_inline void on_complete(struct request *rq, unsigned int nr_byte
 		bk.dev = ((u32)BPF_CORE_READ(d, major) << 20) | (u32)BPF_CORE_READ(d, first_minor);
 		bk.op = BPF_CORE_READ(rq, cmd_flags) & 0xff;
 	}
-	struct bio_hist *h = bpf_map_lookup_elem(&bio_hists, &bk);
+	struct bio_hist *h = lookup_or_init(&bio_hists, &bk, &zero_bio);
 	if (!h) {
-		bpf_map_update_elem(&bio_hists, &bk, &zero_bio, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&bio_hists, &bk);
-		if (!h) {
-			count_drop();
-			return;
-		}
+		count_drop();
+		return;
 	}
 	hist_add(&h->h, ns);
 	__sync_fetch_and_add(&h->bytes, nr_bytes);

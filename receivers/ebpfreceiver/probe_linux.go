@@ -35,16 +35,17 @@ const (
 	sigMigrations
 )
 
+// btfRaw names a hook's two programs, <name>_btf and <name>_raw.
 func btfRaw(name string) map[string]string {
 	return map[string]string{methodTPBTF: name + "_btf", methodRawTP: name + "_raw"}
 }
 
 var hooks = []hook{
-	{tracepoint: "sched_wakeup", signal: sigRunQueue, progs: map[string]string{methodTPBTF: "sched_wakeup_btf", methodRawTP: "sched_wakeup_raw"}},
-	{tracepoint: "sched_wakeup_new", signal: sigRunQueue, progs: map[string]string{methodTPBTF: "sched_wakeup_new_btf", methodRawTP: "sched_wakeup_new_raw"}},
-	{tracepoint: "sched_switch", signal: sigSched, progs: map[string]string{methodTPBTF: "sched_switch_btf", methodRawTP: "sched_switch_raw"}},
-	{tracepoint: "block_rq_issue", signal: sigBlockIO, progs: map[string]string{methodTPBTF: "block_rq_issue_btf", methodRawTP: "block_rq_issue_raw"}},
-	{tracepoint: "block_rq_complete", signal: sigBlockIO, progs: map[string]string{methodTPBTF: "block_rq_complete_btf", methodRawTP: "block_rq_complete_raw"}},
+	{tracepoint: "sched_wakeup", signal: sigRunQueue, progs: btfRaw("sched_wakeup")},
+	{tracepoint: "sched_wakeup_new", signal: sigRunQueue, progs: btfRaw("sched_wakeup_new")},
+	{tracepoint: "sched_switch", signal: sigSched, progs: btfRaw("sched_switch")},
+	{tracepoint: "block_rq_issue", signal: sigBlockIO, progs: btfRaw("block_rq_issue")},
+	{tracepoint: "block_rq_complete", signal: sigBlockIO, progs: btfRaw("block_rq_complete")},
 	{tracepoint: "sched_migrate_task", signal: sigMigrations, progs: btfRaw("sched_migrate_task")},
 	{tracepoint: "mm_vmscan_direct_reclaim_begin", signal: sigReclaim, optional: true, progs: btfRaw("direct_reclaim_begin")},
 	{tracepoint: "mm_vmscan_direct_reclaim_end", signal: sigReclaim, optional: true, progs: btfRaw("direct_reclaim_end")},

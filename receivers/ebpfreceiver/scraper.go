@@ -438,7 +438,11 @@ func (s *ebpfScraper) appendHist(ser *cgroupSeries, kind uint32, h *schedHist, n
 // counted anything.
 func (s *ebpfScraper) appendCounters(ser *cgroupSeries, c *cgroupCounters, now pcommon.Timestamp) {
 	if c.onCPUNs > 0 {
-		appendOnCPU(ser, c.onCPUNs, s.started, now)
+		dp := appendCumulativeSum(ser, metricOnCPU, "s",
+			"Time the cgroup's tasks ran on a CPU, switch-in to switch-out (sched_switch).").AppendEmpty()
+		dp.SetStartTimestamp(s.started)
+		dp.SetTimestamp(now)
+		dp.SetDoubleValue(float64(c.onCPUNs) / nsPerSecond)
 	}
 	if c.migrations == [2]uint64{} {
 		return
@@ -464,15 +468,6 @@ func appendCumulativeSum(ser *cgroupSeries, name, unit, desc string) pmetric.Num
 	sum.SetIsMonotonic(true)
 	sum.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
 	return sum.DataPoints()
-}
-
-// appendOnCPU adds the cumulative on-CPU time of a cgroup's tasks.
-func appendOnCPU(ser *cgroupSeries, ns uint64, start, now pcommon.Timestamp) {
-	dp := appendCumulativeSum(ser, metricOnCPU, "s",
-		"Time the cgroup's tasks ran on a CPU, switch-in to switch-out (sched_switch).").AppendEmpty()
-	dp.SetStartTimestamp(start)
-	dp.SetTimestamp(now)
-	dp.SetDoubleValue(float64(ns) / nsPerSecond)
 }
 
 // deviceName names a disk by its MKDEV(major, minor) through /sys/dev/block.
