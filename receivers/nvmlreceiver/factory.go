@@ -31,7 +31,9 @@ func newFactory(open func(string) nvml.Interface) receiver.Factory {
 			r := sharedReceiver(cfg.(*Config), set, open)
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			r.s.logs = next
+			if err := r.s.setLogs(next); err != nil {
+				return nil, err
+			}
 			return r, nil
 		}, metadata.LogsStability),
 	)

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/collector/scraper/scrapererror"
 	"go.uber.org/zap"
 
@@ -39,8 +40,10 @@ type nvmlScraper struct {
 	open   func(path string) nvml.Interface
 
 	// logs receives a log record per XID event; nil without a logs pipeline.
-	logs consumer.Logs
-	set  receiver.Settings
+	// logsObs counts them in the collector's receiver telemetry.
+	logs    consumer.Logs
+	logsObs *receiverhelper.ObsReport
+	set     receiver.Settings
 
 	gpmMinInterval time.Duration
 
@@ -95,10 +98,7 @@ func (s *nvmlScraper) start(_ context.Context, host component.Host) error {
 	if s.available && s.cfg.XIDEvents && (s.cfg.Metrics.NvidiaGpuXidErrors.Enabled || s.logs != nil) {
 		var emit xidEmitter
 		if s.logs != nil {
-			var err error
-			if emit, err = s.xidLogger(); err != nil {
-				return err // the collector's own telemetry could not be set up
-			}
+			emit = s.xidLogger()
 		}
 		s.xid = startXIDWatcher(s.lib, s.gpus, s.logger, emit)
 	}

@@ -62,7 +62,7 @@ func TestXIDLogRecords(t *testing.T) {
 	set.Logger = zap.New(core)
 	s := newScraper(cfg, set, func(string) nvml.Interface { return n.srv })
 	sink := new(consumertest.LogsSink)
-	s.logs = sink
+	require.NoError(t, s.setLogs(sink))
 	s.pods = fakePods(map[string]podRef{n.devs[3].UUID: {pod: "train-3", namespace: "ml", container: "main"}})
 	require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
@@ -232,7 +232,7 @@ func TestXIDLogTelemetry(t *testing.T) {
 			set := receivertest.NewNopSettings(metadata.Type)
 			set.TelemetrySettings = tel.NewTelemetrySettings()
 			s := newScraper(cfg, set, func(string) nvml.Interface { return n.srv })
-			s.logs = tc.next
+			require.NoError(t, s.setLogs(tc.next))
 			require.NoError(t, s.start(context.Background(), componenttest.NewNopHost()))
 			t.Cleanup(func() { require.NoError(t, s.shutdown(context.Background())) })
 			n.events <- xidEvent(n.devs[0], 79)

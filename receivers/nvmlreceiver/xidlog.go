@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
@@ -80,19 +81,27 @@ func fillXIDRecord(lr plog.LogRecord, uuid string, ev nvml.EventData, at time.Ti
 	}
 }
 
-// xidLogger sends each XID event as a log record on the GPU's resource,
-// counted in the collector's receiver telemetry (accepted or refused log
-// records). It runs on the event goroutine, so it reads only what does not
-// change after start (the GPU's resource) and the pod cache, which locks.
-func (s *nvmlScraper) xidLogger() (xidEmitter, error) {
+// setLogs connects the logs pipeline, with the receiver telemetry that
+// counts what it accepts and refuses; made when the receiver is, so that a
+// failure to make it fails the collector's start-up, not a scrape.
+func (s *nvmlScraper) setLogs(next consumer.Logs) error {
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
 		ReceiverID: s.set.ID, Transport: "nvml", ReceiverCreateSettings: s.set,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
+	s.logs, s.logsObs = next, obs
+	return nil
+}
+
+// xidLogger sends each XID event as a log record on the GPU's resource,
+// counted in the collector's receiver telemetry (accepted or refused log
+// records). It runs on the event goroutine, so it reads only what does not
+// change after start (the GPU's resource) and the pod cache, which locks.
+func (s *nvmlScraper) xidLogger() xidEmitter {
 	lb := metadata.NewLogsBuilder(s.set)
-	next, pods, rc, logger := s.logs, s.pods, s.cfg.ResourceAttributes, s.logger
+	next, obs, pods, rc, logger := s.logs, s.logsObs, s.pods, s.cfg.ResourceAttributes, s.logger
 	return func(ctx context.Context, g *gpu, ev nvml.EventData, at time.Time) {
 		lr := plog.NewLogRecord()
 		fillXIDRecord(lr, g.uuid, ev, at)
@@ -110,5 +119,5 @@ func (s *nvmlScraper) xidLogger() (xidEmitter, error) {
 		if err != nil {
 			logger.Warn("XID log record not delivered", zap.String("hw.id", g.uuid), zap.Uint64("xid", ev.EventData), zap.Error(err))
 		}
-	}, nil
+	}
 }
