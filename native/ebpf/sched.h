@@ -117,8 +117,10 @@ static __always_inline int bucket(u64 ns)
 	// OTel buckets are (base^i, base^(i+1)]: bucket u-1 with floor semantics.
 	u64 w = u - 1;
 	int l = log2_u64(w);
-	// Top 9 bits of w give its position within [2^l, 2^(l+1)) to 1/256.
-	u64 m = l >= 8 ? w >> (l - 8) : w << (8 - l);
-	int sub = (m >= 305) + (m >= 363) + (m >= 431); // 256 * 2^(k/4), rounded up
+	// Top 17 bits of w give its position within [2^l, 2^(l+1)) to 1/65536,
+	// finer than the ns-to-units conversion above; 9 bits put a value up to
+	// 0.3% above a boundary in the bucket below it.
+	u64 m = l >= 16 ? w >> (l - 16) : w << (16 - l);
+	int sub = (m >= 77936) + (m >= 92682) + (m >= 110218); // 65536 * 2^(k/4), rounded up
 	return (l << HIST_SCALE) + sub - HIST_MIN_INDEX;
 }
