@@ -44,12 +44,13 @@ type attribute struct {
 }
 
 type metricEntry struct {
-	Enabled  *bool          `yaml:"enabled"`
-	Prefix   *string        `yaml:"prefix"`   // telemetry metrics: "otelcol_" when absent
-	Optional bool           `yaml:"optional"` // telemetry metrics only reported when a config turns them on
-	Unit     string         `yaml:"unit"`
-	Gauge    map[string]any `yaml:"gauge"`
-	Sum      *struct {
+	Enabled     *bool          `yaml:"enabled"`
+	Prefix      *string        `yaml:"prefix"`   // telemetry metrics: "otelcol_" when absent
+	Optional    bool           `yaml:"optional"` // telemetry metrics only reported when a config turns them on
+	Description string         `yaml:"description"`
+	Unit        string         `yaml:"unit"`
+	Gauge       map[string]any `yaml:"gauge"`
+	Sum         *struct {
 		Monotonic bool `yaml:"monotonic"`
 	} `yaml:"sum"`
 	Histogram map[string]any `yaml:"histogram"`
@@ -485,4 +486,37 @@ func TestEmittedNamesMatchTheBinary(t *testing.T) {
 		require.Contains(t, e.labels, l)
 	}
 	require.True(t, slices.IsSorted(e.sortedMetrics()))
+}
+
+// TestSharedMetricsAgree: a metric name that several components define
+// must have one description, unit and type. Exporters keep the first they
+// meet: the Prometheus exporter logs a conflict at every scrape, and the
+// others silently drop what differs.
+func TestSharedMetricsAgree(t *testing.T) {
+	type def struct {
+		file string
+		m    metricEntry
+	}
+	byName := map[string][]def{}
+	for file, md := range componentMetadata(t) {
+		for name, m := range md.Metrics {
+			byName[name] = append(byName[name], def{file, m})
+		}
+	}
+	shared := 0
+	for name, defs := range byName {
+		if len(defs) < 2 {
+			continue
+		}
+		shared++
+		first := defs[0]
+		for _, d := range defs[1:] {
+			if d.m.Description != first.m.Description || d.m.Unit != first.m.Unit || d.m.otelType() != first.m.otelType() {
+				t.Errorf("%s: %s says %q (%s, %v), %s says %q (%s, %v)", name,
+					first.file, first.m.Description, first.m.Unit, first.m.otelType(),
+					d.file, d.m.Description, d.m.Unit, d.m.otelType())
+			}
+		}
+	}
+	require.Positive(t, shared, "acceltel.receiver.available is defined by several receivers")
 }

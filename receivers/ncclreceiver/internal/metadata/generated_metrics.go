@@ -319,7 +319,7 @@ type metricAcceltelReceiverAvailable struct {
 // init fills acceltel.receiver.available metric with initial data.
 func (m *metricAcceltelReceiverAvailable) init() {
 	m.data.SetName("acceltel.receiver.available")
-	m.data.SetDescription("1 when the receiver listens on its socket, 0 when it could not create it and stays idle.")
+	m.data.SetDescription("1 when the receiver can collect on this host (its hardware, privileges, socket or benchmarks are there), 0 when it cannot and stays idle; acceltel.receiver names the receiver, and its component status says why.")
 	m.data.SetUnit("{status}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)

@@ -329,7 +329,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.receiver.available"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when NVML loaded and found GPUs, 0 when it did not and the receiver stays idle.", mi.Description())
+						assert.Equal(t, "1 when the receiver can collect on this host (its hardware, privileges, socket or benchmarks are there), 0 when it cannot and stays idle; acceltel.receiver names the receiver, and its component status says why.", mi.Description())
 						assert.Equal(t, "{status}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -344,7 +344,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.receiver.available"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 when NVML loaded and found GPUs, 0 when it did not and the receiver stays idle.", mi.Description())
+						assert.Equal(t, "1 when the receiver can collect on this host (its hardware, privileges, socket or benchmarks are there), 0 when it cannot and stays idle; acceltel.receiver names the receiver, and its component status says why.", mi.Description())
 						assert.Equal(t, "{status}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
