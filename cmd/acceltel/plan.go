@@ -50,6 +50,7 @@ type planFlags struct {
 	tp, pp, dp, cp, microBatch, zero, virtual  int
 	maxMicroBatch, top                         int
 	jsonOut, crossNodeTP, overlapGrad, flashAt bool
+	allVariants                                bool
 }
 
 func newPlanCommand() *cobra.Command {
@@ -102,6 +103,7 @@ func newPlanCommand() *cobra.Command {
 	fl.IntVar(&f.virtual, "virtual-stages", 0, "fix virtual pipeline stages (interleaved 1F1B)")
 	fl.IntVar(&f.maxMicroBatch, "max-micro-batch", 16, "largest micro-batch tried")
 	fl.BoolVar(&f.crossNodeTP, "allow-cross-node-tp", false, "let tensor parallelism span nodes")
+	fl.BoolVar(&f.allVariants, "all-variants", false, "rank every micro-batch and interleaving of a layout (default: each layout once, at its best)")
 	fl.BoolVar(&f.overlapGrad, "overlap-grad-reduce", true, "overlap the gradient reduction with backward (Megatron --overlap-grad-reduce)")
 	fl.Float64Var(&f.gradBytes, "grad-bytes", 0, "gradient bytes per parameter (default 2; Megatron keeps 4 with bf16, 6 with fp16)")
 	fl.BoolVar(&f.noSeqParallel, "no-sequence-parallel", false, "the framework has no sequence parallelism (Megatron-LM before 2022): norms and dropouts run whole on every tp rank")
@@ -205,7 +207,8 @@ func planInputs(cmd *cobra.Command, f *planFlags) (planner.Model, planner.Cluste
 	}
 
 	cons = planner.Constraints{TP: f.tp, PP: f.pp, DP: f.dp, CP: f.cp, MicroBatch: f.microBatch,
-		VirtualStages: f.virtual, MaxMicroBatch: f.maxMicroBatch, AllowCrossNodeTP: f.crossNodeTP}
+		VirtualStages: f.virtual, MaxMicroBatch: f.maxMicroBatch, AllowCrossNodeTP: f.crossNodeTP,
+		AllVariants: f.allVariants}
 	for name, v := range map[string]int{"tp": f.tp, "pp": f.pp, "dp": f.dp, "cp": f.cp, "micro-batch": f.microBatch, "virtual-stages": f.virtual, "top": f.top, "max-micro-batch": f.maxMicroBatch} {
 		if set(name) && v < 1 {
 			return m, c, cons, fmt.Errorf("--%s %d: must be >= 1", name, v)

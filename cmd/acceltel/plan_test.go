@@ -160,3 +160,23 @@ func TestPlanCommScaleChangesChoice(t *testing.T) {
 	assert.Equal(t, 1.0, slow["tp"], "with slow links the fastest layout has no tensor parallelism")
 	assert.Greater(t, slow["predicted_iteration_ms"], plain["predicted_iteration_ms"])
 }
+
+// With every dimension but interleaving fixed, the default lists the one
+// layout at its best interleaving; --all-variants lists each interleaving.
+func TestPlanAllVariants(t *testing.T) {
+	args := []string{"--model", "gpt3-175b", "--gpu", "a100-80gb", "--gpus", "1024",
+		"--tp", "8", "--pp", "8", "--dp", "16", "--micro-batch", "1", "--zero", "1", "--recompute", "full", "--top", "10"}
+	code, best, errOut := planJSONOut(t, args...)
+	require.Equal(t, 0, code, errOut)
+	require.Len(t, best.Layouts, 1)
+	code, all, errOut := planJSONOut(t, append(args, "--all-variants")...)
+	require.Equal(t, 0, code, errOut)
+	require.Greater(t, len(all.Layouts), 1)
+	seen := map[float64]bool{}
+	for _, l := range all.Layouts {
+		v := l["virtual_stages"].(float64)
+		assert.False(t, seen[v], "interleaving %v listed twice", v)
+		seen[v] = true
+	}
+	assert.Equal(t, all.Layouts[0], best.Layouts[0])
+}

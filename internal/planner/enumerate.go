@@ -18,6 +18,12 @@ type Constraints struct {
 	MaxMicroBatch int
 	// AllowCrossNodeTP lets tensor parallelism span nodes.
 	AllowCrossNodeTP bool
+	// AllVariants ranks every micro-batch and interleaving of a layout on
+	// its own. By default a layout (tp, pp, dp, cp, ZeRO, recomputation)
+	// is ranked once, at its best micro-batch and interleaving, so the
+	// alternatives shown are other ways to split the model, not the same
+	// split with a micro-batch of 4 instead of 8.
+	AllVariants bool
 }
 
 // Evaluation is one layout with its predictions.
@@ -129,23 +135,53 @@ func (a rankKey) less(b rankKey) bool {
 }
 
 // topK keeps the k best evaluations by key, smallest first, without
-// allocating per candidate.
+// allocating per candidate. With distinct set, it keeps at most one
+// evaluation per variant group (the layout less micro-batch and
+// interleaving): a later variant of a group replaces the kept one when it
+// is better. A group's best variant is never lost: the k-th key only
+// improves, so a variant evicted once would be evicted again.
 type topK struct {
-	k     int
-	items []Evaluation
-	keys  []rankKey
+	k        int
+	distinct bool
+	items    []Evaluation
+	keys     []rankKey
+}
+
+// variantGroup is a layout with the dimensions a variant may differ in zeroed.
+func variantGroup(l Layout) Layout {
+	l.MicroBatch, l.VirtualStages = 0, 0
+	return l
 }
 
 func (t *topK) add(e *Evaluation, key rankKey) {
+	// Not better than the k-th: not in the top k, whatever its group.
 	if len(t.items) == t.k && !key.less(t.keys[len(t.keys)-1]) {
 		return
 	}
 	i := len(t.items)
-	if i < t.k {
-		t.items = append(t.items, Evaluation{})
-		t.keys = append(t.keys, rankKey{})
-	} else {
-		i--
+	if t.distinct {
+		g := variantGroup(e.Layout)
+		for j := range t.items {
+			if variantGroup(t.items[j].Layout) != g {
+				continue
+			}
+			if !key.less(t.keys[j]) {
+				return
+			}
+			// Drop it and insert the new one from the slot it frees.
+			copy(t.items[j:], t.items[j+1:])
+			copy(t.keys[j:], t.keys[j+1:])
+			i = len(t.items) - 1
+			break
+		}
+	}
+	if i == len(t.items) {
+		if i < t.k {
+			t.items = append(t.items, Evaluation{})
+			t.keys = append(t.keys, rankKey{})
+		} else {
+			i--
+		}
 	}
 	for ; i > 0 && key.less(t.keys[i-1]); i-- {
 		t.items[i], t.keys[i] = t.items[i-1], t.keys[i-1]
@@ -191,7 +227,7 @@ func Plan(m Model, c Cluster, cons Constraints, o Options, top int) (*Result, er
 	if cons.Recompute != "" {
 		recomputes = []Recompute{cons.Recompute}
 	}
-	best := topK{k: top}
+	best := topK{k: top, distinct: !cons.AllVariants}
 	closest := topK{k: 3}
 	p := &Result{Model: m, Cluster: c, RankedByCost: c.PricePerGPUHour > 0}
 	// The first invalid layout met explains an empty result.

@@ -180,3 +180,42 @@ func BenchmarkPlan175Bon4096(b *testing.B) {
 	}
 	b.ReportMetric(float64(considered), "layouts/op")
 }
+
+// By default each layout appears once, at its best micro-batch and
+// interleaving: the same top k as ranking every variant and keeping the
+// first of each group, which the streaming top-k must reproduce exactly.
+func TestPlanRanksEachLayoutOnceAtItsBestVariant(t *testing.T) {
+	for _, gpus := range []int{64, 256, 1024} {
+		m, c := gpt3On(t, gpus)
+		all, err := Plan(m, c, Constraints{AllVariants: true}, Options{OverlapGradReduce: true}, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []Layout
+		seen := map[Layout]bool{}
+		for _, e := range all.Layouts {
+			if g := variantGroup(e.Layout); !seen[g] {
+				seen[g] = true
+				want = append(want, e.Layout)
+			}
+		}
+		if len(want) == len(all.Layouts) {
+			t.Fatalf("%d GPUs: no layout has two variants that fit; the test checks nothing", gpus)
+		}
+		for _, k := range []int{1, 5, 20} {
+			res, err := Plan(m, c, Constraints{}, Options{OverlapGradReduce: true}, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := min(k, len(want))
+			if len(res.Layouts) != n {
+				t.Fatalf("%d GPUs, top %d: %d layouts, want %d", gpus, k, len(res.Layouts), n)
+			}
+			for i := range n {
+				if res.Layouts[i].Layout != want[i] {
+					t.Errorf("%d GPUs, top %d: #%d %v, want %v", gpus, k, i+1, res.Layouts[i].Layout, want[i])
+				}
+			}
+		}
+	}
+}

@@ -21,6 +21,8 @@ var gpuPresets = map[string]GPU{
 // Large-Scale Language Model Training on GPU Clusters Using Megatron-LM"
 // (SC'21): GPT models on Selene (DGX A100 80GB, 8 GPUs and 8 HDR NICs per
 // node), sequence 2048, vocabulary 51,200, full activation recomputation.
+// MicroBatch, VirtualStages and TorchDDP are the settings of the paper's
+// run script (Megatron-LM examples/sc21/run_table_1.sh).
 type Table1Row struct {
 	Name        string
 	ParamsB     float64 // billions, as published
@@ -31,20 +33,28 @@ type Table1Row struct {
 	GPUs        int
 	GlobalBatch int
 	TFLOPS      float64 // achieved teraFLOP/s per GPU, counting recomputation FLOPs
+	MicroBatch  int
+	// VirtualStages is the interleaved schedule's model chunks per stage
+	// (layers / pp / --num-layers-per-virtual-pipeline-stage); 1 is plain 1F1B.
+	VirtualStages int
+	// TorchDDP is PyTorch's DistributedDataParallel, which all-reduces
+	// gradient buckets while the backward pass runs; the other rows used
+	// Megatron's local DDP, which all-reduces after it.
+	TorchDDP bool
 }
 
 // MegatronTable1 is Table 1 of Narayanan et al. (SC'21).
 var MegatronTable1 = []Table1Row{
-	{"megatron-1.7b", 1.7, 24, 2304, 24, 1, 1, 32, 512, 137},
-	{"megatron-3.6b", 3.6, 32, 3072, 30, 2, 1, 64, 512, 138},
-	{"megatron-7.5b", 7.5, 32, 4096, 36, 4, 1, 128, 512, 142},
-	{"megatron-18b", 18.4, 48, 6144, 40, 8, 1, 256, 1024, 135},
-	{"megatron-39b", 39.1, 64, 8192, 48, 8, 2, 512, 1536, 138},
-	{"megatron-76b", 76.1, 80, 10240, 60, 8, 4, 1024, 1792, 140},
-	{"megatron-145b", 145.6, 96, 12288, 80, 8, 8, 1536, 2304, 148},
-	{"megatron-310b", 310.1, 128, 16384, 96, 8, 16, 1920, 2160, 155},
-	{"megatron-530b", 529.6, 128, 20480, 105, 8, 35, 2520, 2520, 163},
-	{"megatron-1t", 1008.0, 160, 25600, 128, 8, 64, 3072, 3072, 163},
+	{"megatron-1.7b", 1.7, 24, 2304, 24, 1, 1, 32, 512, 137, 16, 1, true},
+	{"megatron-3.6b", 3.6, 32, 3072, 30, 2, 1, 64, 512, 138, 16, 1, true},
+	{"megatron-7.5b", 7.5, 32, 4096, 36, 4, 1, 128, 512, 142, 16, 1, true},
+	{"megatron-18b", 18.4, 48, 6144, 40, 8, 1, 256, 1024, 135, 8, 1, true},
+	{"megatron-39b", 39.1, 64, 8192, 48, 8, 2, 512, 1536, 138, 4, 1, false},
+	{"megatron-76b", 76.1, 80, 10240, 60, 8, 4, 1024, 1792, 140, 2, 3, false},
+	{"megatron-145b", 145.6, 96, 12288, 80, 8, 8, 1536, 2304, 148, 2, 2, false},
+	{"megatron-310b", 310.1, 128, 16384, 96, 8, 16, 1920, 2160, 155, 1, 2, false},
+	{"megatron-530b", 529.6, 128, 20480, 105, 8, 35, 2520, 2520, 163, 1, 3, false},
+	{"megatron-1t", 1008.0, 160, 25600, 128, 8, 64, 3072, 3072, 163, 1, 1, false},
 }
 
 // Model returns the row's model.
