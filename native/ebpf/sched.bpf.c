@@ -42,8 +42,8 @@ struct {
 	__type(value, struct task_ts);
 } task_store SEC(".maps");
 
-// raw_tp programs key by pid instead; LRU so that exited pids age out
-// without a hook on exit.
+// raw_tp programs key by pid instead. A task's entry is deleted at its last
+// switch-out; LRU so that a missed one still ages out.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -247,6 +247,12 @@ static __always_inline void on_switch(struct task_struct *prev, struct task_stru
 				ts->oncpu_pending = pending;
 			}
 			ts->on_ts = 0;
+			// A pid-keyed entry outlives its task: the next task given the
+			// pid would inherit its timestamps. Task storage goes with the task.
+			if (!btf && (st & TASK_DEAD)) {
+				u32 pid = task_pid(prev, false);
+				bpf_map_delete_elem(&task_by_pid, &pid);
+			}
 		}
 	}
 
