@@ -43,8 +43,10 @@ type Config struct {
 	DefaultGPU string `mapstructure:"default_gpu"`
 	// GPUsPerNode is used for jobs that do not send ml.job.node.gpu.count.
 	GPUsPerNode int `mapstructure:"gpus_per_node"`
-	// PricePerGPUHour, when > 0, ranks layouts by cost per step and emits
-	// acceltel.plan.step.cost.
+	// PricePerGPUHour, when > 0, prices a GPU-hour for
+	// acceltel.plan.step.cost and ranks layouts by cost per step. Without
+	// it, the cost processor's acceltel.cost.rate for the GPUs of the job's
+	// hosts does, when that processor runs earlier in the pipeline.
 	PricePerGPUHour float64 `mapstructure:"price_per_gpu_hour"`
 
 	// OverlapGradReduce is what jobs that do not send

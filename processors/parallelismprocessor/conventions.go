@@ -19,6 +19,7 @@ const (
 	attrHostName     = "host.name"
 	attrK8sNodeName  = "k8s.node.name"
 	attrHWModel      = "hw.model"
+	attrHWID         = "hw.id"
 
 	metricStepDuration = "ml.train.step.duration"
 	metricTokens       = "ml.train.tokens"
@@ -26,6 +27,7 @@ const (
 	metricGPUMemoryLimit = "hw.gpu.memory.limit"
 	metricBusBandwidth   = "nccl.collective.bus_bandwidth"
 	metricIBPortRate     = "infiniband.port.rate"
+	metricCostRate       = "acceltel.cost.rate" // the cost processor's price of one GPU-hour
 
 	attrCollective = "nccl.collective"
 	attrCommNodes  = "nccl.communicator.nodes"

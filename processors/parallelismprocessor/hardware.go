@@ -19,6 +19,7 @@ type hostHW struct {
 	intraBW  reading // largest all-reduce bus bandwidth within one node, By/s
 	interBW  reading // largest all-reduce bus bandwidth across nodes, By/s
 	ports    map[string]reading
+	rates    map[string]reading // each GPU's price per hour, by hw.id
 }
 
 type reading struct {
@@ -47,6 +48,19 @@ type hwFigures struct {
 	memLimit         float64 // bytes
 	intraBW, interBW float64 // By/s
 	nicPerGPU        float64 // By/s
+	// rateSum and rates add up the GPUs' prices per hour that the cost
+	// processor reported: the job's GPUs cost their mean each.
+	rateSum float64
+	rates   int
+}
+
+// pricePerGPUHour is the mean price of the job's hosts' GPUs; 0 when none
+// is priced.
+func (f *hwFigures) pricePerGPUHour() float64 {
+	if f.rates == 0 {
+		return 0
+	}
+	return f.rateSum / float64(f.rates)
 }
 
 // hostKey is how hardware and jobs meet: the node's name. Resources without
@@ -139,6 +153,23 @@ func (p *parallelismProcessor) ingestHardware(m pmetric.Metric, res pcommon.Map,
 			}
 			h.ports[port] = reading{v: numberValue(dp) * scale, seen: now}
 		}
+	case metricCostRate:
+		// The currency is the price book's; only the per-hour rate is read.
+		dps := gaugeOrSum(m)
+		if !strings.HasSuffix(m.Unit(), "/h") || dps.Len() == 0 {
+			return true
+		}
+		h := p.host(hostKey, now)
+		gpu := ""
+		if v, ok := res.Get(attrHWID); ok {
+			gpu = v.AsString()
+		}
+		if v := numberValue(dps.At(dps.Len() - 1)); v > 0 {
+			if h.rates == nil {
+				h.rates = make(map[string]reading)
+			}
+			h.rates[gpu] = reading{v: v, seen: now}
+		}
 	default:
 		if !strings.HasPrefix(m.Name(), "hw.gpu.") {
 			return false
@@ -203,6 +234,12 @@ func (f *hwFigures) merge(h *hostHW, cfg *Config, j *job, now time.Time) {
 	if fastest > 0 {
 		f.nicPerGPU = minKnown(f.nicPerGPU, math.Min(fastest, total/float64(j.gpusPerNode(cfg))))
 	}
+	for _, r := range h.rates {
+		if v := fresh(r); v > 0 {
+			f.rateSum += v
+			f.rates++
+		}
+	}
 }
 
 func (p *parallelismProcessor) expireHosts(now time.Time) {
@@ -214,6 +251,11 @@ func (p *parallelismProcessor) expireHosts(now time.Time) {
 		for port, r := range h.ports {
 			if now.Sub(r.seen) > p.cfg.JobTTL {
 				delete(h.ports, port)
+			}
+		}
+		for gpu, r := range h.rates {
+			if now.Sub(r.seen) > p.cfg.JobTTL {
+				delete(h.rates, gpu)
 			}
 		}
 	}

@@ -1,6 +1,10 @@
 package parallelismprocessor
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"gopkg.in/yaml.v3"
 
 	"github.com/acceltel/acceltel/internal/planner"
 )
@@ -166,4 +171,88 @@ func TestIsAllReduce(t *testing.T) {
 	for _, s := range []string{"allgather", "reduce_scatter", "reduce", ""} {
 		assert.False(t, isAllReduce(s), s)
 	}
+}
+
+// costRates is what the cost processor sends for each GPU of a node: its
+// price per hour as acceltel.cost.rate on the GPU's resource.
+func costRates(md pmetric.Metrics, now time.Time, host, unit string, rates ...float64) {
+	for i, r := range rates {
+		rm := md.ResourceMetrics().AppendEmpty()
+		attrs := rm.Resource().Attributes()
+		attrs.PutStr("hw.id", fmt.Sprintf("GPU-%s-%d", host, i))
+		if host != "" {
+			attrs.PutStr("host.name", host)
+		}
+		m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+		m.SetName("acceltel.cost.rate")
+		m.SetUnit(unit)
+		dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		dp.SetDoubleValue(r)
+		dp.Attributes().PutStr("acceltel.cost.rate_kind", "on_demand")
+		dp.Attributes().PutStr("acceltel.cost.rule", "h100")
+	}
+}
+
+// Without price_per_gpu_hour, steps are priced at the mean rate the cost
+// processor reported for the GPUs of the job's hosts; other hosts' GPUs,
+// and rates in a unit that is not per hour, do not count. A configured
+// price wins over the price book's.
+func TestCostProcessorRatePricesSteps(t *testing.T) {
+	bad := planner.Layout{TP: 8, PP: 1, DP: 1, CP: 1, MicroBatch: 1, VirtualStages: 1, Recompute: planner.RecomputeNone}
+	attrs := smallModel("job-rate", layoutAttrs(bad))
+	attrs["host.name"] = "node-1"
+	cur, best := planFor(t, attrs, bad)
+	for _, tt := range []struct {
+		name       string
+		configured float64
+		want       float64
+	}{
+		{"price book", 0, 3},
+		{"configured", 5, 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.PricePerGPUHour = tt.configured })
+			job := newTrainingJob(attrs)
+			var tick pmetric.Metrics
+			for range 7 {
+				h.clock = h.clock.Add(10 * time.Second)
+				md := pmetric.NewMetrics()
+				costRates(md, h.clock, "node-1", "{USD}/h", 2, 2, 4, 4)
+				costRates(md, h.clock, "node-2", "{USD}/h", 40)
+				costRates(md, h.clock, "node-1", "{USD}/min", 1)
+				job.report(t, md, h.clock, 5, cur.IterationSeconds)
+				if out := h.send(md); plans(out)["job-rate"].gauges != nil {
+					tick = out
+				}
+			}
+			got := plans(tick)["job-rate"]
+			require.NotNil(t, got.gauges, "never planned")
+			f := got.value(t, "acceltel.plan.calibration.factor")
+			costs := map[string]float64{}
+			for _, dp := range got.gauges["acceltel.plan.step.cost"] {
+				l, _ := dp.Attributes().Get("acceltel.plan.layout")
+				costs[l.Str()] = dp.DoubleValue()
+			}
+			assert.InDelta(t, f*cur.IterationSeconds/3600*8*tt.want, costs["current"], 1e-12)
+			assert.InDelta(t, f*best.IterationSeconds/3600*8*tt.want, costs["recommended"], 1e-12)
+		})
+	}
+}
+
+// The rate is read under the name and unit the cost processor declares.
+func TestCostRateContract(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "costprocessor", "metadata.yaml"))
+	require.NoError(t, err)
+	var md struct {
+		Metrics map[string]struct {
+			Unit  string         `yaml:"unit"`
+			Gauge map[string]any `yaml:"gauge"`
+		} `yaml:"metrics"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &md))
+	m, ok := md.Metrics[metricCostRate]
+	require.True(t, ok, "the cost processor no longer emits %s", metricCostRate)
+	assert.True(t, strings.HasSuffix(m.Unit, "/h"), "unit %q is not per hour", m.Unit)
+	assert.NotNil(t, m.Gauge)
 }

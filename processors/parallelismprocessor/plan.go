@@ -277,7 +277,13 @@ func (p *parallelismProcessor) inputs(j *job, now time.Time) (planKey, planner.L
 	if err != nil {
 		return planKey{}, l, metadata.AttributeReasonInvalidInput, err
 	}
-	c, err := planner.Cluster{GPU: g, GPUs: gpus, GPUsPerNode: j.gpusPerNode(p.cfg), PricePerGPUHour: p.cfg.PricePerGPUHour}.Normalize()
+	// A configured price wins; otherwise the cost processor's, rounded so
+	// that a GPU coming and going does not rerun the search.
+	price := p.cfg.PricePerGPUHour
+	if price == 0 {
+		price = roundSig(hw.pricePerGPUHour(), 4)
+	}
+	c, err := planner.Cluster{GPU: g, GPUs: gpus, GPUsPerNode: j.gpusPerNode(p.cfg), PricePerGPUHour: price}.Normalize()
 	if err != nil {
 		return planKey{}, l, metadata.AttributeReasonInvalidInput, err
 	}

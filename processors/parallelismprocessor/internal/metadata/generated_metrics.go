@@ -603,7 +603,7 @@ type metricAcceltelPlanStepCost struct {
 // init fills acceltel.plan.step.cost metric with initial data.
 func (m *metricAcceltelPlanStepCost) init() {
 	m.data.SetName("acceltel.plan.step.cost")
-	m.data.SetDescription("Predicted cost of one step on all the job's GPUs, for the current and the recommended layout, in the currency of price_per_gpu_hour; only emitted when a price is configured.")
+	m.data.SetDescription("Predicted cost of one step on all the job's GPUs, for the current and the recommended layout, at price_per_gpu_hour or, without it, at the mean acceltel.cost.rate the cost processor reported for the GPUs of the job's hosts, in that price's currency; only emitted when one of them prices the GPUs.")
 	m.data.SetUnit("{currency}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)

@@ -352,7 +352,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.plan.step.cost"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Predicted cost of one step on all the job's GPUs, for the current and the recommended layout, in the currency of price_per_gpu_hour; only emitted when a price is configured.", mi.Description())
+						assert.Equal(t, "Predicted cost of one step on all the job's GPUs, for the current and the recommended layout, at price_per_gpu_hour or, without it, at the mean acceltel.cost.rate the cost processor reported for the GPUs of the job's hosts, in that price's currency; only emitted when one of them prices the GPUs.", mi.Description())
 						assert.Equal(t, "{currency}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -367,7 +367,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["acceltel.plan.step.cost"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "Predicted cost of one step on all the job's GPUs, for the current and the recommended layout, in the currency of price_per_gpu_hour; only emitted when a price is configured.", mi.Description())
+						assert.Equal(t, "Predicted cost of one step on all the job's GPUs, for the current and the recommended layout, at price_per_gpu_hour or, without it, at the mean acceltel.cost.rate the cost processor reported for the GPUs of the job's hosts, in that price's currency; only emitted when one of them prices the GPUs.", mi.Description())
 						assert.Equal(t, "{currency}", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
