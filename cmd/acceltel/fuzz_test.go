@@ -74,8 +74,16 @@ func FuzzPlanFile(f *testing.F) {
 		if r.res.Considered < r.res.Fitting || len(r.res.Layouts) > fl.top {
 			t.Fatalf("%d considered, %d fitting, %d layouts", r.res.Considered, r.res.Fitting, len(r.res.Layouts))
 		}
+		// Each layout once, at its best micro-batch and interleaving.
+		listed := map[planner.Layout]bool{}
 		for i := range r.res.Layouts {
 			e := &r.res.Layouts[i]
+			g := e.Layout
+			g.MicroBatch, g.VirtualStages = 0, 0
+			if listed[g] {
+				t.Fatalf("layout %d %v: its tp, pp, dp, cp, ZeRO and recomputation are listed twice", i, e.Layout)
+			}
+			listed[g] = true
 			for _, v := range []float64{e.Memory.Total, e.Time.Total, e.TFLOPSPerGPU, e.MFU, e.TokensPerSecond, e.CostPerStep} {
 				if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 					t.Fatalf("layout %d %v: prediction %v in %+v", i, e.Layout, v, e)
