@@ -51,6 +51,7 @@ type planFlags struct {
 	maxMicroBatch, top                         int
 	jsonOut, crossNodeTP, overlapGrad, flashAt bool
 	allVariants                                bool
+	current                                    string
 }
 
 func newPlanCommand() *cobra.Command {
@@ -103,6 +104,7 @@ func newPlanCommand() *cobra.Command {
 	fl.IntVar(&f.virtual, "virtual-stages", 0, "fix virtual pipeline stages (interleaved 1F1B)")
 	fl.IntVar(&f.maxMicroBatch, "max-micro-batch", 16, "largest micro-batch tried")
 	fl.BoolVar(&f.crossNodeTP, "allow-cross-node-tp", false, "let tensor parallelism span nodes")
+	fl.StringVar(&f.current, "current", "", "compare a running job's layout with the best, e.g. tp=8,pp=1,mb=8,recompute=full (keys tp, pp, dp, cp, vpp, zero, recompute, mb)")
 	fl.BoolVar(&f.allVariants, "all-variants", false, "rank every micro-batch and interleaving of a layout (default: each layout once, at its best)")
 	fl.BoolVar(&f.overlapGrad, "overlap-grad-reduce", true, "overlap the gradient reduction with backward (Megatron --overlap-grad-reduce)")
 	fl.Float64Var(&f.gradBytes, "grad-bytes", 0, "gradient bytes per parameter (default 2; Megatron keeps 4 with bf16, 6 with fp16)")
@@ -323,18 +325,43 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 	}
 	opts := planner.Options{OverlapGradReduce: f.overlapGrad, GradientBytes: f.gradBytes, NoSequenceParallel: f.noSeqParallel,
 		Scale: planner.Scale{Compute: f.computeScale, Communication: f.commScale, Bubble: f.bubbleScale}}
+	var cur *planner.Evaluation
+	if f.current != "" {
+		l, err := parseLayout(f.current, c.GPUs)
+		if err != nil {
+			return usageError(cmd, "%v", err)
+		}
+		e, err := planner.Evaluate(&m, &c, l, opts)
+		if err != nil {
+			return usageError(cmd, "--current: %v", err)
+		}
+		cur = &e
+	}
 	res, err := planner.Plan(m, c, cons, opts, f.top)
 	if err != nil {
 		return usageError(cmd, "%v", err)
+	}
+	var best *planner.Evaluation
+	if len(res.Layouts) > 0 {
+		best = &res.Layouts[0]
 	}
 	out := cmd.OutOrStdout()
 	if f.jsonOut {
 		doc := struct {
 			Layouts    []jsonLayout `json:"layouts"`
 			Closest    []jsonLayout `json:"closest,omitempty"`
+			Current    *jsonLayout  `json:"current,omitempty"`
 			Considered int          `json:"considered"`
 			Fitting    int          `json:"fitting"`
 		}{Layouts: []jsonLayout{}, Considered: res.Considered, Fitting: res.Fitting}
+		if cur != nil {
+			why := ""
+			if best != nil && cur.Time.Total > best.Time.Total {
+				why = planner.WhyLoses(best, cur, res.RankedByCost)
+			}
+			j := toJSON(cur, why)
+			doc.Current = &j
+		}
 		for i := range res.Layouts {
 			why := ""
 			if i > 0 {
@@ -352,6 +379,9 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 		}
 	} else {
 		printPlan(out, res)
+		if cur != nil {
+			printCurrent(out, cur, best, res.RankedByCost)
+		}
 	}
 	if len(res.Layouts) == 0 {
 		if f.jsonOut {

@@ -13,6 +13,7 @@ import (
 type planJSON struct {
 	Layouts []map[string]any `json:"layouts"`
 	Closest []map[string]any `json:"closest"`
+	Current map[string]any   `json:"current"`
 }
 
 func planJSONOut(t *testing.T, args ...string) (int, planJSON, string) {
@@ -179,4 +180,52 @@ func TestPlanAllVariants(t *testing.T) {
 		seen[v] = true
 	}
 	assert.Equal(t, all.Layouts[0], best.Layouts[0])
+}
+
+// --current evaluates a running job's layout next to the best one: how
+// much faster the best is, and why the current one loses.
+func TestPlanCurrent(t *testing.T) {
+	args := []string{"--model", "megatron-18b", "--gpu", "a100-80gb", "--gpus", "256", "--zero", "0", "--cp", "1",
+		"--recompute", "full", "--no-sequence-parallel", "--grad-bytes", "6", "--top", "3"}
+	code, out, errOut := runCLI(t, append([]string{"plan", "--current", "tp=8,pp=1,mb=8,recompute=full"}, args...)...)
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `current tp8 pp1 dp32 zero0 mb8 full: [0-9.]+ ms, .*: the best is 1\.\d\d× faster; the current one is \+\d+% time: more tensor-parallel communication`, out)
+
+	code, doc, errOut := planJSONOut(t, append([]string{"--current", "tp=8,pp=1,mb=8,recompute=full"}, args...)...)
+	require.Equal(t, 0, code, errOut)
+	cur := doc.Current
+	require.NotNil(t, cur)
+	assert.Equal(t, 8.0, cur["tp"])
+	assert.Equal(t, 32.0, cur["dp"], "dp is what the GPUs leave")
+	assert.Greater(t, cur["predicted_iteration_ms"].(float64), doc.Layouts[0]["predicted_iteration_ms"].(float64))
+	assert.Contains(t, cur["why_not_best"], "tensor-parallel communication")
+
+	// 175B on one node: nothing fits, the current layout included.
+	code, out, _ = runCLI(t, "plan", "--model", "gpt3-175b", "--gpu", "h100-sxm", "--gpus", "8", "--current", "tp=8,pp=1,mb=1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "current tp8 pp1 dp1 zero0 mb1 none")
+	assert.Contains(t, out, "does not fit, it needs")
+}
+
+func TestParseLayout(t *testing.T) {
+	l, err := parseLayout("tp=4, pp=2,mb=2,vpp=3,zero=1,recompute=selective,cp=2", 64)
+	require.NoError(t, err)
+	assert.Equal(t, "tp4 pp2 dp4 cp2 v3 zero1 mb2 selective", l.String())
+	for in, want := range map[string]string{
+		"pp=1,mb=1":                     "tp is required",
+		"tp=1,pp=1":                     "mb is required",
+		"tp=1,pp=1,mb=1,tp=2":           "tp given twice",
+		"tp=1,pp=1,mb=1,x=2":            `unknown key "x"`,
+		"tp=one,pp=1,mb=1":              `tp="one" is not an integer`,
+		"tp=1,pp=1,mb":                  `"mb" is not key=value`,
+		"tp=1,pp=1,mb=1,recompute=some": `recompute "some"`,
+	} {
+		_, err := parseLayout(in, 8)
+		if assert.Error(t, err, in) {
+			assert.Contains(t, err.Error(), want, in)
+		}
+	}
+	code, _, errOut := runCLI(t, "plan", "--model", "megatron-18b", "--gpu", "a100-80gb", "--gpus", "256", "--current", "tp=3,pp=1,mb=8")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "not the 256 GPUs")
 }
