@@ -54,17 +54,18 @@ func parseLayout(s string, gpus int) (planner.Layout, error) {
 	return l, nil
 }
 
-// printCurrent compares the job's current layout with the best one found.
-func printCurrent(out io.Writer, cur, best *planner.Evaluation, byCost bool) {
+// printCurrent compares the job's current layout with the best one found;
+// why is how the current one loses, empty when it does not.
+func printCurrent(out io.Writer, cur, best *planner.Evaluation, why string) {
 	fmt.Fprintf(out, "\ncurrent %v: %.1f ms, %.1f GiB/GPU, %.1f TFLOP/s: ", cur.Layout, 1e3*cur.Time.Total, cur.Memory.Total/(1<<30), cur.TFLOPSPerGPU)
 	switch {
 	case !cur.Fits:
 		fmt.Fprintf(out, "does not fit, it needs %s\n", cur.MemoryBreakdown())
 	case best == nil:
 		fmt.Fprintln(out, "nothing else fits")
-	case cur.Time.Total <= best.Time.Total:
+	case why == "":
 		fmt.Fprintln(out, "as fast as the best")
 	default:
-		fmt.Fprintf(out, "the best is %.2f× faster; the current one is %s\n", cur.Time.Total/best.Time.Total, planner.WhyLoses(best, cur, byCost))
+		fmt.Fprintf(out, "the best is %.2f× faster; the current one is %s\n", cur.Time.Total/best.Time.Total, why)
 	}
 }

@@ -78,8 +78,7 @@ func FuzzPlanFile(f *testing.F) {
 		listed := map[planner.Layout]bool{}
 		for i := range r.res.Layouts {
 			e := &r.res.Layouts[i]
-			g := e.Layout
-			g.MicroBatch, g.VirtualStages = 0, 0
+			g := e.VariantGroup()
 			if listed[g] {
 				t.Fatalf("layout %d %v: its tp, pp, dp, cp, ZeRO and recomputation are listed twice", i, e.Layout)
 			}

@@ -345,6 +345,11 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 	if len(res.Layouts) > 0 {
 		best = &res.Layouts[0]
 	}
+	// Why the current layout loses to the best, when it does.
+	curWhy := ""
+	if cur != nil && best != nil && cur.Time.Total > best.Time.Total {
+		curWhy = planner.WhyLoses(best, cur, res.RankedByCost)
+	}
 	out := cmd.OutOrStdout()
 	if f.jsonOut {
 		doc := struct {
@@ -355,11 +360,7 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 			Fitting    int          `json:"fitting"`
 		}{Layouts: []jsonLayout{}, Considered: res.Considered, Fitting: res.Fitting}
 		if cur != nil {
-			why := ""
-			if best != nil && cur.Time.Total > best.Time.Total {
-				why = planner.WhyLoses(best, cur, res.RankedByCost)
-			}
-			j := toJSON(cur, why)
+			j := toJSON(cur, curWhy)
 			doc.Current = &j
 		}
 		for i := range res.Layouts {
@@ -380,7 +381,7 @@ func runPlan(cmd *cobra.Command, f *planFlags) error {
 	} else {
 		printPlan(out, res)
 		if cur != nil {
-			printCurrent(out, cur, best, res.RankedByCost)
+			printCurrent(out, cur, best, curWhy)
 		}
 	}
 	if len(res.Layouts) == 0 {

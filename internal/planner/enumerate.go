@@ -147,12 +147,6 @@ type topK struct {
 	keys     []rankKey
 }
 
-// variantGroup is a layout with the dimensions a variant may differ in zeroed.
-func variantGroup(l Layout) Layout {
-	l.MicroBatch, l.VirtualStages = 0, 0
-	return l
-}
-
 func (t *topK) add(e *Evaluation, key rankKey) {
 	// Not better than the k-th: not in the top k, whatever its group.
 	if len(t.items) == t.k && !key.less(t.keys[len(t.keys)-1]) {
@@ -160,9 +154,9 @@ func (t *topK) add(e *Evaluation, key rankKey) {
 	}
 	i := len(t.items)
 	if t.distinct {
-		g := variantGroup(e.Layout)
+		g := e.VariantGroup()
 		for j := range t.items {
-			if variantGroup(t.items[j].Layout) != g {
+			if t.items[j].VariantGroup() != g {
 				continue
 			}
 			if !key.less(t.keys[j]) {

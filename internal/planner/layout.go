@@ -45,6 +45,13 @@ func (l Layout) String() string {
 	return s + fmt.Sprintf(" zero%d mb%d %s", l.ZeRO, l.MicroBatch, l.Recompute)
 }
 
+// VariantGroup is the layout with micro-batch and interleaving zeroed: the
+// variants of one way to split the model, which Plan lists once.
+func (l Layout) VariantGroup() Layout {
+	l.MicroBatch, l.VirtualStages = 0, 0
+	return l
+}
+
 // GPUs is the number of GPUs the layout uses.
 func (l Layout) GPUs() int { return l.TP * l.PP * l.DP * l.CP }
 

@@ -194,7 +194,7 @@ func TestPlanRanksEachLayoutOnceAtItsBestVariant(t *testing.T) {
 		var want []Layout
 		seen := map[Layout]bool{}
 		for _, e := range all.Layouts {
-			if g := variantGroup(e.Layout); !seen[g] {
+			if g := e.VariantGroup(); !seen[g] {
 				seen[g] = true
 				want = append(want, e.Layout)
 			}

@@ -48,19 +48,19 @@ type hwFigures struct {
 	memLimit         float64 // bytes
 	intraBW, interBW float64 // By/s
 	nicPerGPU        float64 // By/s
-	// rateSum and rates add up the GPUs' prices per hour that the cost
+	// rateSum and rateN add up the GPUs' prices per hour that the cost
 	// processor reported: the job's GPUs cost their mean each.
 	rateSum float64
-	rates   int
+	rateN   int
 }
 
 // pricePerGPUHour is the mean price of the job's hosts' GPUs; 0 when none
 // is priced.
 func (f *hwFigures) pricePerGPUHour() float64 {
-	if f.rates == 0 {
+	if f.rateN == 0 {
 		return 0
 	}
-	return f.rateSum / float64(f.rates)
+	return f.rateSum / float64(f.rateN)
 }
 
 // hostKey is how hardware and jobs meet: the node's name. Resources without
@@ -237,7 +237,7 @@ func (f *hwFigures) merge(h *hostHW, cfg *Config, j *job, now time.Time) {
 	for _, r := range h.rates {
 		if v := fresh(r); v > 0 {
 			f.rateSum += v
-			f.rates++
+			f.rateN++
 		}
 	}
 }
