@@ -404,6 +404,18 @@ struct {
 	__type(value, struct bio_start_val);
 } bio_start SEC(".maps");
 
+// Request pointer -> cgroup of the task that made it from a bio
+// (block_io_start, Linux 6.5+). block_rq_issue runs in whichever task
+// dispatches the request: behind an IO scheduler, often another
+// application or a kworker. block_io_start usually, not always, comes
+// first, so this is a map of its own, read at completion.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u64);
+} bio_owner SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -413,16 +425,30 @@ struct {
 
 static const struct bio_hist zero_bio;
 
+static __always_inline void on_start(struct request *rq)
+{
+	if (!enable_bio_cgroup)
+		return;
+	u64 k = (u64)rq;
+	u64 cgid = bpf_get_current_cgroup_id();
+	if (bpf_map_update_elem(&bio_owner, &k, &cgid, BPF_ANY))
+		count_drop();
+}
+
 static __always_inline void on_issue(struct request *rq)
 {
 	u64 k = (u64)rq;
-	// The task that issues the request; for writeback and plugged IO flushed
-	// by a kworker, that worker's cgroup.
+	// An entry still here is a request whose completion the programs did
+	// not see (measured on Linux 6.18 under heavy concurrent IO: up to 1% of
+	// completions that tracefs saw reached no BPF program), or one requeued.
+	if (bpf_map_lookup_elem(&bio_start, &k))
+		count_drop();
 	struct bio_start_val v = {
 		.ts = bpf_ktime_get_ns(),
 		.cgroup_id = enable_bio_cgroup ? bpf_get_current_cgroup_id() : 0,
 	};
-	bpf_map_update_elem(&bio_start, &k, &v, BPF_ANY);
+	if (bpf_map_update_elem(&bio_start, &k, &v, BPF_ANY))
+		count_drop();
 }
 
 static __always_inline void on_complete(struct request *rq, unsigned int nr_bytes, bool btf)
@@ -434,6 +460,11 @@ static __always_inline void on_complete(struct request *rq, unsigned int nr_byte
 	u64 ns = bpf_ktime_get_ns() - v->ts;
 	u64 cgid = v->cgroup_id;
 	bpf_map_delete_elem(&bio_start, &k);
+	u64 *owner = enable_bio_cgroup ? bpf_map_lookup_elem(&bio_owner, &k) : NULL;
+	if (owner) {
+		cgid = *owner;
+		bpf_map_delete_elem(&bio_owner, &k);
+	}
 
 	struct bio_key bk;
 	if (btf) {
@@ -460,6 +491,11 @@ static __always_inline void on_complete(struct request *rq, unsigned int nr_byte
 			__sync_fetch_and_add(&ch->bytes, nr_bytes);
 	}
 }
+
+SEC("tp_btf/block_io_start")
+int BPF_PROG(block_io_start_btf, struct request *rq) { on_start(rq); return 0; }
+SEC("raw_tp/block_io_start")
+int BPF_PROG(block_io_start_raw, struct request *rq) { on_start(rq); return 0; }
 
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(block_rq_issue_btf, struct request *rq) { on_issue(rq); return 0; }

@@ -31,6 +31,7 @@ const (
 	sigRunQueue = iota // run-queue latency only
 	sigSched           // run-queue latency, off-CPU or on-CPU time
 	sigBlockIO
+	sigBlockIOCgroup
 	sigReclaim
 	sigMigrations
 )
@@ -46,6 +47,9 @@ var hooks = []hook{
 	{tracepoint: "sched_switch", signal: sigSched, progs: btfRaw("sched_switch")},
 	{tracepoint: "block_rq_issue", signal: sigBlockIO, progs: btfRaw("block_rq_issue")},
 	{tracepoint: "block_rq_complete", signal: sigBlockIO, progs: btfRaw("block_rq_complete")},
+	// Linux 6.5+; without it block IO counts to the cgroup of the task that
+	// dispatches the request.
+	{tracepoint: "block_io_start", signal: sigBlockIOCgroup, optional: true, progs: btfRaw("block_io_start")},
 	{tracepoint: "sched_migrate_task", signal: sigMigrations, progs: btfRaw("sched_migrate_task")},
 	{tracepoint: "mm_vmscan_direct_reclaim_begin", signal: sigReclaim, optional: true, progs: btfRaw("direct_reclaim_begin")},
 	{tracepoint: "mm_vmscan_direct_reclaim_end", signal: sigReclaim, optional: true, progs: btfRaw("direct_reclaim_end")},
@@ -62,6 +66,8 @@ func (h *hook) enabled(cfg *Config) bool {
 		return cfg.RunQueue.Enabled || cfg.OffCPU.Enabled || cfg.OnCPU.Enabled
 	case sigBlockIO:
 		return cfg.BlockIO.Enabled
+	case sigBlockIOCgroup:
+		return cfg.BlockIO.Enabled && cfg.BlockIO.PerCgroup
 	case sigReclaim:
 		return cfg.Reclaim.Enabled
 	default:

@@ -36,6 +36,9 @@ func init() {
 		}
 		os.Exit(0)
 	}
+	if dir := os.Getenv("ACCELTEL_EBPF_DIO_NOISE"); dir != "" {
+		runDIONoise(dir)
+	}
 	if os.Getenv("ACCELTEL_EBPF_BURSTS") == "1" {
 		runBursts()
 	}
@@ -301,26 +304,32 @@ func TestRealLoad(t *testing.T) {
 			t.Logf("busy cgroup: on-CPU %.3f s, rusage %.3f s, %d CPUs × wall %.3f s", onCPU, busyCPU.Seconds(), runtime.NumCPU(), busyWall.Seconds())
 
 			// Block IO per issuing cgroup: the O_DIRECT child's requests all
-			// count to its cgroup (synchronous, so none merge), none to busy.
+			// count to its cgroup (synchronous, so none merge), none to busy,
+			// less the completions the kernel did not show the programs
+			// (counted; rare: 2 of 64 reads in one CI run).
+			lost := lostBlockIO(t, s)
 			iorm, found := findCgroupResource(md, ioID)
 			require.True(t, found, "no series for the IO cgroup")
 			for _, op := range []string{"read", "write"} {
 				reqs, bytes := cgroupBlockIO(iorm, op)
-				assert.GreaterOrEqual(t, reqs, uint64(blocks), op)
-				assert.GreaterOrEqual(t, bytes, int64(ioBytes), op)
-				t.Logf("IO cgroup %s: %d requests, %d bytes", op, reqs, bytes)
+				assert.GreaterOrEqual(t, reqs+lost, uint64(blocks), op)
+				assert.GreaterOrEqual(t, bytes+int64(lost)*4096, int64(ioBytes), op)
+				t.Logf("IO cgroup %s: %d requests, %d bytes; %d completions unseen", op, reqs, bytes, lost)
 			}
 			reqs, _ := cgroupBlockIO(rm, "read")
 			assert.Zero(t, reqs, "the busy cgroup read from disk")
 
 			// Other processes write too, so at least ours; bytes may be merged
 			// into fewer, larger requests but not fewer bytes.
+			var all uint64
 			for _, op := range []string{"read", "write"} {
 				reqs, bytes := blockIOCounts(md, op)
-				assert.GreaterOrEqual(t, bytes, int64(ioBytes), op)
-				assert.GreaterOrEqual(t, reqs, uint64(blocks), op) // synchronous: none merge
+				assert.GreaterOrEqual(t, bytes+int64(lost)*4096, int64(ioBytes), op)
+				assert.GreaterOrEqual(t, reqs+lost, uint64(blocks), op) // synchronous: none merge
 				t.Logf("block IO %s: %d requests, %d bytes", op, reqs, bytes)
+				all += reqs
 			}
+			assert.LessOrEqual(t, lost*10, all, "more than 10% of completions unseen")
 			bio, ok := metricByName(md.ResourceMetrics().At(0), metricBlockIO)
 			require.True(t, ok)
 			for i := range bio.ExponentialHistogram().DataPoints().Len() {

@@ -71,6 +71,7 @@ type schedTaskTs struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	schedMapBioHists               = "bio_hists"
+	schedMapBioOwner               = "bio_owner"
 	schedMapBioStart               = "bio_start"
 	schedMapCgSched                = "cg_sched"
 	schedMapCpuNode                = "cpu_node"
@@ -78,6 +79,8 @@ const (
 	schedMapHists                  = "hists"
 	schedMapTaskByPid              = "task_by_pid"
 	schedMapTaskStore              = "task_store"
+	schedProgBlockIoStartBtf       = "block_io_start_btf"
+	schedProgBlockIoStartRaw       = "block_io_start_raw"
 	schedProgBlockRqCompleteBtf    = "block_rq_complete_btf"
 	schedProgBlockRqCompleteRaw    = "block_rq_complete_raw"
 	schedProgBlockRqIssueBtf       = "block_rq_issue_btf"
@@ -148,6 +151,8 @@ type schedSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedProgramSpecs struct {
+	BlockIoStartBtf       *ebpf.ProgramSpec `ebpf:"block_io_start_btf"`
+	BlockIoStartRaw       *ebpf.ProgramSpec `ebpf:"block_io_start_raw"`
 	BlockRqCompleteBtf    *ebpf.ProgramSpec `ebpf:"block_rq_complete_btf"`
 	BlockRqCompleteRaw    *ebpf.ProgramSpec `ebpf:"block_rq_complete_raw"`
 	BlockRqIssueBtf       *ebpf.ProgramSpec `ebpf:"block_rq_issue_btf"`
@@ -175,6 +180,7 @@ type schedProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type schedMapSpecs struct {
 	BioHists  *ebpf.MapSpec `ebpf:"bio_hists"`
+	BioOwner  *ebpf.MapSpec `ebpf:"bio_owner"`
 	BioStart  *ebpf.MapSpec `ebpf:"bio_start"`
 	CgSched   *ebpf.MapSpec `ebpf:"cg_sched"`
 	CpuNode   *ebpf.MapSpec `ebpf:"cpu_node"`
@@ -217,6 +223,7 @@ func (o *schedObjects) Close() error {
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedMaps struct {
 	BioHists  *ebpf.Map `ebpf:"bio_hists"`
+	BioOwner  *ebpf.Map `ebpf:"bio_owner"`
 	BioStart  *ebpf.Map `ebpf:"bio_start"`
 	CgSched   *ebpf.Map `ebpf:"cg_sched"`
 	CpuNode   *ebpf.Map `ebpf:"cpu_node"`
@@ -229,6 +236,7 @@ type schedMaps struct {
 func (m *schedMaps) Close() error {
 	return _SchedClose(
 		m.BioHists,
+		m.BioOwner,
 		m.BioStart,
 		m.CgSched,
 		m.CpuNode,
@@ -255,6 +263,8 @@ type schedVariables struct {
 //
 // It can be passed to loadSchedObjects or ebpf.CollectionSpec.LoadAndAssign.
 type schedPrograms struct {
+	BlockIoStartBtf       *ebpf.Program `ebpf:"block_io_start_btf"`
+	BlockIoStartRaw       *ebpf.Program `ebpf:"block_io_start_raw"`
 	BlockRqCompleteBtf    *ebpf.Program `ebpf:"block_rq_complete_btf"`
 	BlockRqCompleteRaw    *ebpf.Program `ebpf:"block_rq_complete_raw"`
 	BlockRqIssueBtf       *ebpf.Program `ebpf:"block_rq_issue_btf"`
@@ -279,6 +289,8 @@ type schedPrograms struct {
 
 func (p *schedPrograms) Close() error {
 	return _SchedClose(
+		p.BlockIoStartBtf,
+		p.BlockIoStartRaw,
 		p.BlockRqCompleteBtf,
 		p.BlockRqCompleteRaw,
 		p.BlockRqIssueBtf,

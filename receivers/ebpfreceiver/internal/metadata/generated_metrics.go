@@ -221,7 +221,7 @@ type metricAcceltelEbpfHistDropped struct {
 // init fills acceltel.ebpf.hist.dropped metric with initial data.
 func (m *metricAcceltelEbpfHistDropped) init() {
 	m.data.SetName("acceltel.ebpf.hist.dropped")
-	m.data.SetDescription("Samples lost because the kernel's histogram map was full (too many cgroups).")
+	m.data.SetDescription("Samples lost: the kernel's histogram map was full (too many cgroups), or a block request's completion reached no program (found when its request is issued again; a requeue counts too).")
 	m.data.SetUnit("{sample}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

@@ -200,7 +200,7 @@ func TestMetricsBuilder(t *testing.T) {
 					validatedMetrics["acceltel.ebpf.hist.dropped"] = true
 					assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 					assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-					assert.Equal(t, "Samples lost because the kernel's histogram map was full (too many cgroups).", mi.Description())
+					assert.Equal(t, "Samples lost: the kernel's histogram map was full (too many cgroups), or a block request's completion reached no program (found when its request is issued again; a requeue counts too).", mi.Description())
 					assert.Equal(t, "{sample}", mi.Unit())
 					assert.True(t, mi.Sum().IsMonotonic())
 					assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
