@@ -7,13 +7,11 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,12 +92,7 @@ func TestBlockIOAttribution(t *testing.T) {
 		t.Skipf("block_io_start needs Linux 6.5+: %v", err)
 	}
 
-	fd, err := unix.Open(noiseDir, unix.O_PATH|unix.O_DIRECTORY, 0)
-	require.NoError(t, err)
-	defer unix.Close(fd)
-	noise := exec.Command(os.Args[0], "-test.run=^$")
-	noise.Env = append(os.Environ(), "ACCELTEL_EBPF_DIO_NOISE="+t.TempDir())
-	noise.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	noise := childIn(t, noiseDir, "ACCELTEL_EBPF_DIO_NOISE="+t.TempDir())
 	noise.Stderr = os.Stderr
 	stdout, err := noise.StdoutPipe()
 	require.NoError(t, err)

@@ -86,16 +86,23 @@ func mkCgroup(t testing.TB, name string) (string, uint64) {
 	return dir, st.Ino
 }
 
+// childIn is the test binary as a child to start inside the cgroup (clone3
+// CLONE_INTO_CGROUP) with env set.
+func childIn(t *testing.T, dir string, env ...string) *exec.Cmd {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	return cmd
+}
+
 // runChildIn runs the test binary as a child inside the cgroup (clone3
 // CLONE_INTO_CGROUP) with env set, and returns its CPU time (user + system)
 // and wall time.
 func runChildIn(t *testing.T, dir string, env ...string) (cpu, wall time.Duration) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
-	require.NoError(t, err)
-	defer unix.Close(fd)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	cmd := childIn(t, dir, env...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall = time.Since(start)
