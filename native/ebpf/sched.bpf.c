@@ -407,8 +407,8 @@ struct {
 // Request pointer -> cgroup of the task that made it from a bio
 // (block_io_start, Linux 6.5+). block_rq_issue runs in whichever task
 // dispatches the request: behind an IO scheduler, often another
-// application or a kworker. block_io_start usually, not always, comes
-// first, so this is a map of its own, read at completion.
+// application or a kworker. Kept apart from bio_start, so that a request
+// whose block_io_start reached no program still counts, to the dispatcher.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
