@@ -160,6 +160,12 @@ func pow2q(i int) float64 {
 
 const dioBlocks = 64
 
+// dioBuffer is one 4 KiB block for O_DIRECT, which needs an aligned buffer:
+// an anonymous mapping is page-aligned. Unmap it with unix.Munmap.
+func dioBuffer() ([]byte, error) {
+	return unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+}
+
 // directIOFile writes and reads back n 4 KiB blocks with O_DIRECT|O_DSYNC, so
 // that each one is a block request; it returns the bytes of each direction.
 func directIOFile(path string, n int) (int, error) {
@@ -169,8 +175,7 @@ func directIOFile(path string, n int) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
-	// O_DIRECT needs an aligned buffer: an anonymous mapping is page-aligned.
-	buf, err := unix.Mmap(-1, 0, blk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	buf, err := dioBuffer()
 	if err != nil {
 		return 0, err
 	}
