@@ -126,11 +126,11 @@ func TestScaleMultipliesItsParts(t *testing.T) {
 // 4× slower prefers less tensor parallelism (one common factor could not).
 func TestCommunicationScaleChangesRanking(t *testing.T) {
 	r := MegatronTable1[3] // 18B on 256 GPUs
-	plain, err := Plan(r.Model(), r.Cluster(), table1Features(), table1Options(r), 1)
+	plain, err := Plan(r.Model(), r.Cluster(), table1Features(), table1Options(r, Scale{}), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := table1Options(r)
+	o := table1Options(r, Scale{})
 	o.Scale = Scale{Communication: 4}
 	slow, err := Plan(r.Model(), r.Cluster(), table1Features(), o, 1)
 	if err != nil {

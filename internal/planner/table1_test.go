@@ -11,8 +11,8 @@ import (
 // all-reduce overlapped with the backward pass only where the run script
 // chose PyTorch's DDP (1.7B-18B); Megatron's local DDP (39B-1T) ran it
 // after the backward pass.
-func table1Options(r Table1Row) Options {
-	return Options{OverlapGradReduce: r.TorchDDP, GradientBytes: 6, NoSequenceParallel: true}
+func table1Options(r Table1Row, s Scale) Options {
+	return Options{OverlapGradReduce: r.TorchDDP, GradientBytes: 6, NoSequenceParallel: true, Scale: s}
 }
 
 // table1Features is what Megatron-LM offered then: no ZeRO (the distributed
@@ -26,7 +26,7 @@ func table1Features() Constraints {
 
 // table1Run evaluates row r exactly as the paper's run script ran it:
 // its tp, pp, micro-batch and interleaving, full recomputation, no ZeRO.
-func table1Run(t *testing.T, r Table1Row) Evaluation {
+func table1Run(t *testing.T, r Table1Row, s Scale) Evaluation {
 	t.Helper()
 	m, err := r.Model().Normalize()
 	if err != nil {
@@ -38,7 +38,7 @@ func table1Run(t *testing.T, r Table1Row) Evaluation {
 	}
 	l := Layout{TP: r.TP, PP: r.PP, DP: r.GPUs / (r.TP * r.PP), CP: 1, Recompute: RecomputeFull,
 		MicroBatch: r.MicroBatch, VirtualStages: r.VirtualStages}
-	e, err := Evaluate(&m, &c, l, table1Options(r))
+	e, err := Evaluate(&m, &c, l, table1Options(r, s))
 	if err != nil {
 		t.Fatalf("%s: %v", r.Name, err)
 	}
@@ -67,13 +67,15 @@ func tpPPRank(layouts []Evaluation, tp, pp int) int {
 
 // The targets are the published tp×pp in the planner's top 3 and the
 // predicted throughput of the published run within 15%, for every row.
-// The model, calibrated on vTrain's single-node runs only, reaches 8 of 10
-// layouts and 9 of 10 throughputs (mean |error| 8.5%, worst 3.6B at
-// +15.3%), all over-predictions. The rows on PyTorch DDP (1.7B-7.5B: no
-// pipeline, hardly any communication) are over-predicted most, +15%: most
-// likely the runs' 2020 software stack (PyTorch container 20.12) reached
-// less of the A100's peak in its matmuls than vTrain's did; a model fitted
-// on one stack cannot tell.
+//
+// The raw model, calibrated on vTrain's single-node runs only, reaches 8 of
+// 10 layouts and 7 of 10 throughputs (mean |error| 11.6%), all
+// over-predictions. The rows on PyTorch DDP (1.7B-7.5B: no pipeline,
+// hardly any communication) are over-predicted most, +18-20%: the paper's
+// 2020 software stack (PyTorch container 20.12) ran the same kernels
+// slower than vTrain's. One compute factor for that stack, fitted on the
+// even-indexed rows (1.10), brings the other five within 15% (mean 4.3%,
+// +9.5% at most) and moves no published layout in or out of the top 3.
 //
 // The two misses, 18B (published tp8 pp1, 6th) and 39B (tp8 pp2, 9th), are
 // where the paper's rule of thumb (tensor parallelism up to the node, then
@@ -81,18 +83,35 @@ func tpPPRank(layouts []Evaluation, tp, pp int) int {
 // parallelism, where the pipeline bubble dominates) and this model part:
 // without sequence parallelism or overlap, tp8's all-reduces move
 // b·s·h·2 bytes 6 times per layer (full recomputation) while its matmuls
-// shrink by 1/8: 20% of the 18B step, against 12% for tp2 pp4's
+// shrink by 1/8: 21% of the 18B step, against 10% for tp2 pp4's
 // all-reduces, bubble and sends together at the batch of 1,024 (39B: 16%
-// against 11%). The model predicts the published tp8 runs within 4-12%, so
-// its tp cost is not too high; it
-// cannot rank a layout nobody measured. These bounds guard the figures
-// reached, so a regression fails.
+// against 11%). The model predicts the published tp8 runs within 6-14%
+// raw, within 6% calibrated, so its tp cost is not too high; it cannot rank a
+// layout nobody measured. These bounds guard the figures reached, so a
+// regression fails.
 const (
 	table1MinHits   = 8
-	table1MinWithin = 9    // throughputs within 15%
-	table1MaxError  = 16.0 // percent, any row
-	table1MaxMean   = 9.0  // percent, mean |error|
+	table1MinWithin = 7    // raw throughputs within 15%
+	table1MaxError  = 21.0 // percent, raw, any row
+	table1MaxMean   = 12.0 // percent, raw, mean |error|
 )
+
+// fitStackScale is the compute factor (Options.Scale.Compute) that best
+// fits the published throughputs of rows, by least mean |log error|: what
+// the parallelism processor learns online from a job's measured steps,
+// learnt here from published runs.
+func fitStackScale(t *testing.T, rows []Table1Row) float64 {
+	t.Helper()
+	obj := func(x []float64) float64 {
+		var sum float64
+		for _, r := range rows {
+			sum += math.Abs(math.Log(table1Run(t, r, Scale{Compute: math.Exp(x[0])}).TFLOPSPerGPU / r.TFLOPS))
+		}
+		return sum / float64(len(rows))
+	}
+	x, _ := nelderMead(obj, []float64{0}, 0.1, 200)
+	return math.Exp(x[0])
+}
 
 // TestMegatronTable1 checks the planner against Table 1 of Narayanan et al.
 // (SC'21). Each row's published run (tp, pp, micro-batch, interleaving and
@@ -101,27 +120,56 @@ const (
 // among the 3 layouts the planner proposes when it searches what
 // Megatron-LM offered then. Both throughputs count the FLOPs of
 // recomputation (the paper's 96·B·s·l·h² formula).
+//
+// The raw model is calibrated on vTrain only. The calibrated figures add
+// one compute factor for the paper's software stack, fitted on the
+// even-indexed rows and reported on the others.
 func TestMegatronTable1(t *testing.T) {
-	hits, within := 0, 0
-	var sumAbs float64
-	for _, r := range MegatronTable1 {
-		res, err := Plan(r.Model(), r.Cluster(), table1Features(), table1Options(r), 20)
+	var fitRows []Table1Row
+	for i, r := range MegatronTable1 {
+		if i%2 == 0 {
+			fitRows = append(fitRows, r)
+		}
+	}
+	stack := Scale{Compute: fitStackScale(t, fitRows)}
+	t.Logf("stack compute factor %.3f, fitted on the even-indexed rows", stack.Compute)
+	hits, within, heldWithin, calHits := 0, 0, 0, 0
+	var sumAbs, heldAbs float64
+	for i, r := range MegatronTable1 {
+		res, err := Plan(r.Model(), r.Cluster(), table1Features(), table1Options(r, Scale{}), 20)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		cal, err := Plan(r.Model(), r.Cluster(), table1Features(), table1Options(r, stack), 20)
 		if err != nil {
 			t.Fatalf("%s: %v", r.Name, err)
 		}
 		rank := tpPPRank(res.Layouts, r.TP, r.PP)
-		run := table1Run(t, r)
+		calRank := tpPPRank(cal.Layouts, r.TP, r.PP)
+		run := table1Run(t, r, Scale{})
 		errPct := 100 * (run.TFLOPSPerGPU - r.TFLOPS) / r.TFLOPS
+		calPct := 100 * (table1Run(t, r, stack).TFLOPSPerGPU - r.TFLOPS) / r.TFLOPS
 		sumAbs += math.Abs(errPct)
 		if rank >= 1 && rank <= 3 {
 			hits++
 		}
+		if calRank >= 1 && calRank <= 3 {
+			calHits++
+		}
 		if math.Abs(errPct) <= 15 {
 			within++
 		}
+		role := "fit"
+		if i%2 == 1 {
+			role = "held out"
+			heldAbs += math.Abs(calPct)
+			if math.Abs(calPct) <= 15 {
+				heldWithin++
+			}
+		}
 		top := res.Layouts[0]
-		t.Logf("%-14s %5d GPUs  published %v %3.0f TFLOP/s, predicted %.1f (%+.1f%%) | planner #1 %v %.1f TFLOP/s; published tp×pp ranks %d",
-			r.Name, r.GPUs, run.Layout, r.TFLOPS, run.TFLOPSPerGPU, errPct, top.Layout, top.TFLOPSPerGPU, rank)
+		t.Logf("%-14s %5d GPUs  published %v %3.0f TFLOP/s, predicted %.1f (%+.1f%%; calibrated %+.1f%%, %s) | planner #1 %v %.1f TFLOP/s; published tp×pp ranks %d (calibrated %d)",
+			r.Name, r.GPUs, run.Layout, r.TFLOPS, run.TFLOPSPerGPU, errPct, calPct, role, top.Layout, top.TFLOPSPerGPU, rank, calRank)
 		if rank < 1 || rank > 3 {
 			t.Logf("  miss: published tp%d pp%d is not in the planner's top 3", r.TP, r.PP)
 		}
@@ -132,16 +180,22 @@ func TestMegatronTable1(t *testing.T) {
 			t.Errorf("%s: predicted %.1f TFLOP/s per GPU, published %.0f (%+.1f%%)", r.Name, run.TFLOPSPerGPU, r.TFLOPS, errPct)
 		}
 	}
-	mean := sumAbs / float64(len(MegatronTable1))
-	t.Logf("top-3 hits %d of %d, throughput within 15%%: %d of %d, mean |error| %.1f%%",
-		hits, len(MegatronTable1), within, len(MegatronTable1), mean)
+	n := len(MegatronTable1)
+	mean := sumAbs / float64(n)
+	held := n - len(fitRows)
+	t.Logf("raw: top-3 hits %d of %d, throughput within 15%%: %d of %d, mean |error| %.1f%%", hits, n, within, n, mean)
+	t.Logf("calibrated: top-3 hits %d of %d; held-out rows within 15%%: %d of %d, mean |error| %.1f%%",
+		calHits, n, heldWithin, held, heldAbs/float64(held))
 	if hits < table1MinHits {
-		t.Errorf("published tp×pp in the top 3 for %d of %d models, want at least %d", hits, len(MegatronTable1), table1MinHits)
+		t.Errorf("published tp×pp in the top 3 for %d of %d models, want at least %d", hits, n, table1MinHits)
 	}
 	if within < table1MinWithin {
-		t.Errorf("throughput within 15%% for %d of %d models, want at least %d", within, len(MegatronTable1), table1MinWithin)
+		t.Errorf("throughput within 15%% for %d of %d models, want at least %d", within, n, table1MinWithin)
 	}
 	if mean > table1MaxMean {
 		t.Errorf("mean |throughput error| %.1f%%, want at most %.1f%%", mean, table1MaxMean)
+	}
+	if heldWithin < held {
+		t.Errorf("calibrated: %d of %d held-out rows within 15%%", heldWithin, held)
 	}
 }

@@ -228,10 +228,10 @@ func TestVTrain(t *testing.T) {
 	if sc.mape > 0.10 {
 		t.Errorf("held-out median APE %.1f%% > 10%%", 100*sc.mape)
 	}
-	// The level reached (4.2%, median Spearman 0.988): a regression fails
+	// The level reached (3.8%, median Spearman 0.989): a regression fails
 	// well before the targets do.
-	if sc.mape > 0.045 || sc.medianRho < 0.98 {
-		t.Errorf("held-out median APE %.2f%% (want <= 4.5%%), median Spearman %.3f (want >= 0.98)", 100*sc.mape, sc.medianRho)
+	if sc.mape > 0.042 || sc.medianRho < 0.98 {
+		t.Errorf("held-out median APE %.2f%% (want <= 4.2%%), median Spearman %.3f (want >= 0.98)", 100*sc.mape, sc.medianRho)
 	}
 	if sc.groupsBelow > 0 {
 		t.Errorf("%d of %d groups have Spearman < 0.8 (min %.3f)", sc.groupsBelow, sc.groups, sc.minRho)
