@@ -126,7 +126,7 @@ lint:
 
 ## plan-eval: the planner's evaluation figures in the README (ZeRO/DeepSpeed memory, vTrain held-out error and rank correlation, Megatron-LM Table 1, planning time)
 plan-eval:
-	$(GO) test -count=1 -v -run 'ZeRO|DeepSpeed|TestVTrain$$|TestMegatronTable1' ./internal/planner/ | grep -v '^=== '
+	$(GO) test -count=1 -v -run 'ZeRO|DeepSpeed|TestVTrain$$|TestVTrainLayoutChoice|TestMegatronTable1' ./internal/planner/ | grep -v '^=== '
 	$(GO) test -count=1 -run '^$$' -bench Plan175 -benchmem ./internal/planner/
 
 ## bench: every component benchmark, with allocations
