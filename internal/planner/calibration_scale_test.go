@@ -130,9 +130,7 @@ func TestCommunicationScaleChangesRanking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := table1Options(r, Scale{})
-	o.Scale = Scale{Communication: 4}
-	slow, err := Plan(r.Model(), r.Cluster(), table1Features(), o, 1)
+	slow, err := Plan(r.Model(), r.Cluster(), table1Features(), table1Options(r, Scale{Communication: 4}), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +138,7 @@ func TestCommunicationScaleChangesRanking(t *testing.T) {
 	if b.TP >= a.TP {
 		t.Errorf("communication 4× slower: best %v, before %v; want less tensor parallelism", b.Layout, a.Layout)
 	}
-	same := o
-	same.Scale = Scale{Compute: 4, Communication: 4, Bubble: 1}
-	uni, _ := Plan(r.Model(), r.Cluster(), table1Features(), same, 1)
+	uni, _ := Plan(r.Model(), r.Cluster(), table1Features(), table1Options(r, Scale{Compute: 4, Communication: 4, Bubble: 1}), 1)
 	if uni.Layouts[0].Layout != a.Layout {
 		t.Errorf("a common factor changed the choice: %v vs %v", uni.Layouts[0].Layout, a.Layout)
 	}
